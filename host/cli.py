@@ -1,0 +1,44 @@
+"""The ``eqbridge`` console command: a thin argparse front over typed functions."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import sys
+
+from host.errors import EqbridgeError
+
+# Each name is a module in host/commands exposing register(subparsers).
+COMMAND_MODULES: tuple[str, ...] = (
+    "plugins",
+)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="eqbridge", description=__doc__)
+    parser.add_argument("-v", "--verbose", action="store_true", help="log debug messages")
+    sub = parser.add_subparsers(dest="command", required=True)
+    for name in COMMAND_MODULES:
+        importlib.import_module(f"host.commands.{name}").register(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
+                        format="%(levelname)s %(name)s: %(message)s")
+    try:
+        result = args.func(args)
+    except EqbridgeError as exc:
+        print(f"eqbridge {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"eqbridge {args.command}: interrupted", file=sys.stderr)
+        return 130
+    return int(result or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,21 @@
+"""Exceptions a user can act on; the CLI prints their message on one line and exits non-zero."""
+
+
+class EqbridgeError(Exception):
+    """Base class for every error eqbridge reports to a user."""
+
+
+class ProfileError(EqbridgeError):
+    """A plugin profile is unknown, malformed, or does not match the plugin it describes."""
+
+
+class PluginNotFoundError(EqbridgeError):
+    """The plugin binary a profile names is not installed here."""
+
+
+class AudioInputError(EqbridgeError):
+    """An audio file or folder is missing, unreadable, silent, too short or otherwise unusable."""
+
+
+class DatasetError(EqbridgeError):
+    """A dataset folder is missing, inconsistent, or made for another plugin."""

@@ -1,0 +1,1 @@
+"""eqbridge model side: features, network, training, evaluation and inference (never imports DawDreamer)."""
