@@ -12,6 +12,7 @@ from host.errors import EqbridgeError
 # Each name is a module in host/commands exposing register(subparsers).
 COMMAND_MODULES: tuple[str, ...] = (
     "plugins",
+    "render_dataset",
 )
 
 

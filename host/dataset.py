@@ -1,0 +1,340 @@
+"""Dataset rendering (Mimilakis et al. 2020 data generation) through a real plugin.
+
+Each iteration is one shard: take two different parts X and Y of a recording, apply one random scene
+to both, cut each into N overlapping segments, shuffle, and render every reference Y_i and target X_i
+through the plugin with the same random settings. A shard depends only on (seed, shard index), so
+workers, reruns and resumes all give byte-identical shards.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import tempfile
+import time
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import asdict, dataclass, field
+from multiprocessing import get_context
+from pathlib import Path
+from typing import Iterable, Sequence
+
+import numpy as np
+from tqdm import tqdm
+
+from host.augment import Scene, apply_scene
+from host.corpus import AudioFile, list_audio_files, load_audio
+from host.errors import AudioInputError, DatasetError
+from host.profiles import N_BINS, PluginProfile, load_profile
+
+log = logging.getLogger(__name__)
+
+SPLITS = ("train", "val", "test")
+MANIFEST = "manifest.json"
+FORMAT_VERSION = 1
+
+
+@dataclass(frozen=True)
+class DatasetConfig:
+    """Everything that determines a dataset's content (two equal configs give identical shards)."""
+
+    profile: str
+    iterations: int
+    segments: int                       # N segments per part and per shard
+    segment_s: float = 3.0
+    sample_rate: int = 44100
+    seed: int = 0
+    split: tuple[float, float, float] = (50.0, 10.0, 40.0)
+    reference_from: str = "same-recording"  # or "other-recording": Y from another file of the same kind
+    augment: bool = True
+
+    def __post_init__(self) -> None:
+        if self.iterations < 1:
+            raise DatasetError(f"--iterations must be at least 1, got {self.iterations}")
+        if self.segments < 1:
+            raise DatasetError(f"--segments must be at least 1, got {self.segments}")
+        if not 0.1 <= self.segment_s <= 60.0:
+            raise DatasetError(f"--segment-seconds must lie in [0.1, 60], got {self.segment_s}")
+        if len(self.split) != 3 or min(self.split) < 0 or sum(self.split) <= 0:
+            raise DatasetError(f"--split takes three non-negative shares train/val/test, got {self.split}")
+        if self.reference_from not in ("same-recording", "other-recording"):
+            raise DatasetError(f"--reference-from must be 'same-recording' or 'other-recording', "
+                               f"got {self.reference_from!r}")
+
+    @property
+    def segment_samples(self) -> int:
+        return int(round(self.segment_s * self.sample_rate))
+
+
+@dataclass(frozen=True)
+class ShardPlan:
+    index: int
+    split: str
+    files: tuple[str, ...]   # candidate recordings for this shard (its split's files)
+    kinds: tuple[str, ...]
+
+    @property
+    def path(self) -> str:
+        return f"{self.split}/shard-{self.index:05d}.npz"
+
+
+def parse_split(text: str) -> tuple[float, float, float]:
+    """'50/10/40' -> (50.0, 10.0, 40.0)."""
+    try:
+        parts = tuple(float(p) for p in text.split("/"))
+    except ValueError as exc:
+        raise DatasetError(f"--split must look like 50/10/40, got {text!r}") from exc
+    if len(parts) != 3:
+        raise DatasetError(f"--split must have three shares train/val/test, got {text!r}")
+    return parts  # type: ignore[return-value]
+
+
+def assign_groups(groups: Sequence[str], shares: Sequence[float], seed: int) -> dict[str, str]:
+    """Split recording groups (never segments) into train/val/test in proportion to shares."""
+    unique = sorted(set(groups))
+    order = np.random.default_rng(seed).permutation(len(unique))
+    shares_arr = np.asarray(shares, dtype=np.float64) / float(np.sum(shares))
+    bounds = np.cumsum(shares_arr) * len(unique)
+    out: dict[str, str] = {}
+    for rank, i in enumerate(order):
+        split_index = int(np.searchsorted(bounds, rank + 0.5))
+        out[unique[i]] = SPLITS[min(split_index, 2)]
+    return out
+
+
+def plan_shards(files: Sequence[AudioFile], config: DatasetConfig) -> list[ShardPlan]:
+    """Deterministic plan: which split each shard belongs to and which recordings it draws from."""
+    split_of = assign_groups([f.group for f in files], config.split, config.seed)
+    by_split = {s: [f for f in files if split_of[f.group] == s] for s in SPLITS}
+    shares = np.asarray(config.split, dtype=np.float64)
+    shares = np.where([len(by_split[s]) > 0 for s in SPLITS], shares, 0.0)
+    if shares.sum() == 0:
+        raise DatasetError("no split has any recording")
+    counts = np.floor(shares / shares.sum() * config.iterations).astype(int)
+    for i in np.argsort(-shares)[: config.iterations - counts.sum()]:
+        counts[i] += 1
+    plans = []
+    for split, count in zip(SPLITS, counts):
+        pool = by_split[split]
+        for _ in range(count):
+            plans.append(ShardPlan(len(plans), split, tuple(str(f.path) for f in pool), tuple(f.kind for f in pool)))
+    return plans
+
+
+def _segment_starts(part_len: int, seg_len: int, n: int) -> np.ndarray:
+    if n == 1:
+        return np.zeros(1, dtype=np.int64)
+    return np.rint(np.linspace(0, part_len - seg_len, n)).astype(np.int64)
+
+
+def _cut(part: np.ndarray, seg_len: int, n: int) -> np.ndarray:
+    return np.stack([part[s:s + seg_len] for s in _segment_starts(len(part), seg_len, n)])
+
+
+def _two_parts(rng: np.random.Generator, audio: np.ndarray, seg_len: int, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """Two non-overlapping parts X and Y of one recording, each long enough for n segments."""
+    nominal = seg_len * (n + 1) // 2  # n segments at 50% overlap
+    part_len = min(nominal, len(audio) // 2)
+    first = int(rng.integers(0, len(audio) - 2 * part_len + 1))
+    second = int(rng.integers(first + part_len, len(audio) - part_len + 1))
+    a, b = audio[first:first + part_len], audio[second:second + part_len]
+    return (a, b) if rng.random() < 0.5 else (b, a)
+
+
+class ShardRenderer:
+    """Renders shards in one process with one plugin host (build one per worker)."""
+
+    def __init__(self, config: DatasetConfig) -> None:
+        from host.render import PluginHost  # deferred: DawDreamer loads in the worker, not the parent
+
+        self.config = config
+        self.profile = load_profile(config.profile)
+        self.host = PluginHost(self.profile, config.sample_rate)
+        self._cache: dict[str, np.ndarray] = {}
+
+    def _load(self, path: str) -> np.ndarray:
+        if path not in self._cache:
+            self._cache[path] = load_audio(Path(path), self.config.sample_rate)
+        return self._cache[path]
+
+    def render_shard(self, plan: ShardPlan) -> dict[str, np.ndarray]:
+        """All arrays of one shard, a pure function of (config, plan)."""
+        cfg = self.config
+        rng = np.random.default_rng([cfg.seed, plan.index])
+        seg_len, n = cfg.segment_samples, cfg.segments
+        pick = int(rng.integers(len(plan.files)))
+        x_part, y_part = _two_parts(rng, self._load(plan.files[pick]), seg_len, n)
+        if cfg.reference_from == "other-recording":
+            others = [i for i, k in enumerate(plan.kinds) if k == plan.kinds[pick] and i != pick]
+            if others:
+                other = self._load(plan.files[others[int(rng.integers(len(others)))]])
+                _, y_part = _two_parts(rng, other, seg_len, n)
+        if cfg.augment:
+            x_part, y_part = apply_scene([x_part, y_part], Scene.random(rng), cfg.sample_rate)
+        xs, ys = _cut(x_part, seg_len, n), _cut(y_part, seg_len, n)
+        xs, ys = xs[rng.permutation(n)], ys[rng.permutation(n)]
+        bins = np.stack([self.profile.sample_bins(rng, N_BINS) for _ in range(n)])  # (n, P)
+        params = self.profile.from_bins(bins)                                      # (n, P) physical
+        params_norm = self.profile.to_norm(params)
+        ref = np.stack([self.host.render(ys[i], normalized=params_norm[i]) for i in range(n)])
+        y = np.stack([self.host.render(xs[i], normalized=params_norm[i]) for i in range(n)])
+        return {"x": xs.astype(np.float32), "ref": ref, "y": y, "params_norm": params_norm,
+                "params": params, "param_bins": bins.astype(np.int64)}
+
+
+def save_npz_atomic(path: Path, arrays: dict[str, np.ndarray]) -> None:
+    """np.savez to a temporary name in the same folder, then rename: a kill never leaves half a shard."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            np.savez(fh, **arrays)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def write_json_atomic(path: Path, data: object) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w") as fh:
+            json.dump(data, fh, indent=2)
+            fh.write("\n")
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+_WORKER: ShardRenderer | None = None
+
+
+def _worker_init(config: DatasetConfig) -> None:
+    global _WORKER
+    _WORKER = ShardRenderer(config)
+
+
+def _worker_render(plan: ShardPlan, out_dir: str) -> int:
+    assert _WORKER is not None
+    save_npz_atomic(Path(out_dir) / plan.path, _WORKER.render_shard(plan))
+    return _WORKER.config.segments
+
+
+def usable_files(audio_dir: Path, config: DatasetConfig) -> list[AudioFile]:
+    """The folder's recordings long enough for two parts of one segment each."""
+    files = list_audio_files(audio_dir)
+    min_s = 2.0 * config.segment_s
+    usable = [f for f in files if f.duration_s >= min_s]
+    if not usable:
+        longest = max(f.duration_s for f in files)
+        raise AudioInputError(f"no recording in {audio_dir} is long enough: each needs at least {min_s:.2f} s "
+                              f"(two parts of one {config.segment_s} s segment); the longest is {longest:.2f} s")
+    if len(usable) < len(files):
+        log.warning("skipping %d recordings shorter than %.2f s", len(files) - len(usable), min_s)
+    return usable
+
+
+def _manifest(config: DatasetConfig, plans: Sequence[ShardPlan], audio_dir: Path,
+              files: Sequence[AudioFile]) -> dict:
+    from host.render import PluginHost
+
+    host = PluginHost(config.profile, config.sample_rate)
+    profile = host.profile
+    group_of = {str(f.path): f.group for f in files}
+    return {
+        "format_version": FORMAT_VERSION,
+        "config": {**asdict(config), "split": list(config.split)},
+        "profile": profile.name,
+        "profile_sha256": profile.sha256,
+        "plugin_file": host.identity.plugin_file,
+        "plugin_sha256": host.identity.plugin_sha256,
+        "plugin_version": host.identity.plugin_version,
+        "sample_rate": config.sample_rate,
+        "segment_s": config.segment_s,
+        "segment_samples": config.segment_samples,
+        "seed": config.seed,
+        "n_bins": N_BINS,
+        "parameter_names": list(profile.parameter_names),
+        "parameter_units": [p.unit for p in profile.parameters],
+        "parameter_indices": list(host.parameter_indices),
+        "audio_dir": str(audio_dir),
+        "shards": [{"path": p.path, "split": p.split, "rows": config.segments,
+                    "groups": sorted({group_of[f] for f in p.files})} for p in plans],
+    }
+
+
+def _check_existing_manifest(path: Path, manifest: dict) -> None:
+    try:
+        old = json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError) as exc:
+        raise DatasetError(f"{path} exists but cannot be read ({exc}); remove it or choose another --out") from exc
+    keys = ("config", "profile_sha256", "plugin_sha256", "shards")
+    changed = [k for k in keys if old.get(k) != manifest.get(k)]
+    if changed:
+        raise DatasetError(f"{path.parent} already holds a dataset made with different {', '.join(changed)}; "
+                           f"choose another --out or remove it")
+
+
+@dataclass
+class RenderSummary:
+    out_dir: Path
+    shards_total: int
+    shards_rendered: int
+    rows_rendered: int
+    seconds: float
+    rows_per_s: float = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.rows_per_s = self.rows_rendered / self.seconds if self.seconds > 0 else 0.0
+
+
+def render_dataset(config: DatasetConfig, audio_dir: Path, out_dir: Path, workers: int = 1,
+                   progress: bool = True) -> RenderSummary:
+    """Render (or resume) a dataset into out_dir; returns what was rendered this run."""
+    load_profile(config.profile)  # unknown profile: fail before touching the audio
+    files = usable_files(Path(audio_dir), config)
+    plans = plan_shards(files, config)
+    manifest = _manifest(config, plans, Path(audio_dir), files)
+    out_dir = Path(out_dir)
+    manifest_path = out_dir / MANIFEST
+    if manifest_path.exists():
+        _check_existing_manifest(manifest_path, manifest)
+    else:
+        write_json_atomic(manifest_path, manifest)
+    todo = [p for p in plans if not (out_dir / p.path).exists()]
+    if len(todo) < len(plans):
+        log.info("resuming: %d of %d shards already rendered", len(plans) - len(todo), len(plans))
+    start = time.perf_counter()
+    bar = tqdm(total=len(todo) * config.segments, unit="row", disable=not progress, desc="render-dataset")
+    try:
+        for rows in _run(todo, config, out_dir, workers):
+            bar.update(rows)
+    finally:
+        bar.close()
+    elapsed = time.perf_counter() - start
+    return RenderSummary(out_dir, len(plans), len(todo), len(todo) * config.segments, elapsed)
+
+
+def _run(todo: Sequence[ShardPlan], config: DatasetConfig, out_dir: Path, workers: int) -> Iterable[int]:
+    if not todo:
+        return
+    if workers <= 1:
+        _worker_init(config)
+        for plan in todo:
+            yield _worker_render(plan, str(out_dir))
+        return
+    # spawn: a forked DawDreamer engine is not safe to reuse; each worker builds its own.
+    with ProcessPoolExecutor(workers, mp_context=get_context("spawn"), initializer=_worker_init,
+                             initargs=(config,)) as pool:
+        futures = [pool.submit(_worker_render, plan, str(out_dir)) for plan in todo]
+        for future in as_completed(futures):
+            yield future.result()
+
+
+def load_manifest(data_dir: Path) -> dict:
+    path = Path(data_dir) / MANIFEST
+    if not path.exists():
+        raise DatasetError(f"{data_dir} is not a dataset: {MANIFEST} is missing (make one with eqbridge render-dataset)")
+    return json.loads(path.read_text())
