@@ -214,7 +214,7 @@ class PluginProfile:
     def dsp_source(self) -> str:
         if self.dsp_file is None:
             raise ProfileError(f"profile {self.name!r} is not a Faust profile")
-        return (PROFILES_DIR / self.dsp_file).read_text()
+        return Path(self.dsp_file).read_text()
 
 
 def available_profiles() -> list[str]:
@@ -253,7 +253,7 @@ def load_profile(name_or_path: str | Path) -> PluginProfile:
             bands=tuple(Band(**b) for b in raw.get("bands", [])),
             plugin_paths=tuple(raw.get("plugin_paths", [])),
             debian_package=raw.get("debian_package"),
-            dsp_file=raw.get("dsp_file"),
+            dsp_file=str(path.parent / raw["dsp_file"]) if raw.get("dsp_file") else None,
             sha256=digest.hexdigest(),
         )
     except (KeyError, TypeError) as exc:

@@ -28,20 +28,22 @@ BLOCK_SIZE = 512
 
 
 @contextlib.contextmanager
-def _quiet_stdout() -> Iterator[None]:
-    """Silence the plugin loader's C++ chatter on fd 1 (it would corrupt CLI output)."""
+def _quiet_native_output() -> Iterator[None]:
+    """Silence the plugin loader's C++ chatter on fds 1 and 2 (it would drown CLI output)."""
     try:
-        fd = os.dup(1)
+        saved = [os.dup(1), os.dup(2)]
     except OSError:
         yield
         return
     try:
         with open(os.devnull, "wb") as null:
             os.dup2(null.fileno(), 1)
+            os.dup2(null.fileno(), 2)
             yield
     finally:
-        os.dup2(fd, 1)
-        os.close(fd)
+        for fd, target in zip(saved, (1, 2)):
+            os.dup2(fd, target)
+            os.close(fd)
 
 
 def find_plugin_file(profile: PluginProfile) -> Path:
@@ -116,12 +118,12 @@ class PluginHost:
             plugin.set_dsp_string(self.profile.dsp_source())
             if not plugin.compile():
                 raise ProfileError(f"the Faust DSP of profile {self.profile.name!r} does not compile")
-            dsp = str(Path(self.profile.dsp_file or ""))
+            dsp = Path(self.profile.dsp_file or "").name
             ident = PluginIdentity(self.profile.name, self.profile.sha256, f"faust:{dsp}",
                                    hashlib.sha256(self.profile.dsp_source().encode()).hexdigest(), "faust")
             return plugin, ident
         path = find_plugin_file(self.profile)
-        with _quiet_stdout():
+        with _quiet_native_output():
             plugin = self._engine.make_plugin_processor("eq", str(path))
         ident = PluginIdentity(self.profile.name, self.profile.sha256, str(path), _file_sha256(str(path)),
                                _debian_version(self.profile.debian_package) if self.profile.debian_package else None)

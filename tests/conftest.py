@@ -1,0 +1,32 @@
+"""Shared fixtures: real plugin hosts, skipped with a reason where a plugin is not installed.
+
+Set EQBRIDGE_REQUIRE_PLUGINS=1 (CI does) to turn a missing plugin into a failure instead of a skip.
+"""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from host.errors import PluginNotFoundError
+from host.profiles import available_profiles, load_profile
+
+PROFILES = available_profiles()
+
+
+def require_host(name: str, sample_rate: int = 44100):
+    """A PluginHost for a profile, or a skip naming the Debian package to install."""
+    from host.render import PluginHost
+
+    try:
+        return PluginHost(load_profile(name), sample_rate)
+    except PluginNotFoundError as exc:
+        if os.environ.get("EQBRIDGE_REQUIRE_PLUGINS") == "1":
+            raise
+        pytest.skip(str(exc))
+
+
+@pytest.fixture(params=PROFILES)
+def profile_name(request) -> str:
+    return request.param
