@@ -1,0 +1,183 @@
+"""Corpus building from the real Debian packages, and the audio folder loader."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from host import corpus, midi_music
+from host.errors import AudioInputError, CorpusError
+
+# Sources whose Debian packages are installed here; wesnoth (150 MB) is left out of the build test.
+FAST_SOURCES = ("speech", "loops", "midi")
+AVAILABLE = [n for n in FAST_SOURCES if not corpus.SOURCES[n].missing_packages()]
+MISSING_REASON = {n: f"Debian package(s) {corpus.SOURCES[n].missing_packages()} not installed "
+                     f"(apt-get install -y {' '.join(corpus.SOURCES[n].packages)})"
+                  for n in FAST_SOURCES if n not in AVAILABLE}
+AUDIO_ROOT = Path(__file__).resolve().parents[2] / "examples" / "audio"
+
+
+def test_corpus_packages_guard() -> None:
+    """An environment with no corpus package at all must not pass the build tests silently."""
+    if not AVAILABLE:
+        pytest.skip("no corpus source installed: " + "; ".join(MISSING_REASON.values()))
+    assert AVAILABLE
+
+
+@pytest.fixture(scope="module")
+def small_corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    if not AVAILABLE:
+        pytest.skip("no corpus source installed: " + "; ".join(MISSING_REASON.values()))
+    out = tmp_path_factory.mktemp("corpus")
+    corpus.build_corpus(out, sources=AVAILABLE, max_files=2, seed=7, progress=False)
+    return out
+
+
+def test_manifest_durations_match_files(small_corpus: Path) -> None:
+    manifest = json.loads((small_corpus / corpus.MANIFEST_NAME).read_text())
+    entries = manifest["files"]
+    assert len(entries) == 2 * len(AVAILABLE)
+    assert {e["source"] for e in entries} == {corpus.SOURCES[n].source_id for n in AVAILABLE}
+    for entry in entries:
+        info = sf.info(small_corpus / entry["path"])
+        assert info.samplerate == entry["sample_rate"] == corpus.CORPUS_SAMPLE_RATE
+        assert info.channels == entry["channels"] == 1
+        assert info.frames / info.samplerate == pytest.approx(entry["duration_s"], abs=1e-5)
+        assert entry["group"].startswith(entry["source"] + ":")
+        assert entry["license"] and entry["package"]
+        assert entry["kind"] in ("speech", "music")
+        assert entry["path"].startswith(entry["source"] + "/")
+
+
+@pytest.mark.skipif("speech" not in AVAILABLE, reason=MISSING_REASON.get("speech", ""))
+def test_speech_clips_are_long_recordings(small_corpus: Path) -> None:
+    speech = [f for f in corpus.list_audio_files(small_corpus) if f.kind == "speech"]
+    assert speech and all(f.license == "GPL-2+" for f in speech)
+    assert all(corpus.SPEECH_MIN_CLIP_S - 2 <= f.duration_s <= 40 for f in speech)
+
+
+@pytest.mark.skipif("loops" not in AVAILABLE, reason=MISSING_REASON.get("loops", ""))
+def test_loops_reach_minimum_duration(small_corpus: Path) -> None:
+    loops = [f for f in corpus.list_audio_files(small_corpus) if f.source == "sonic-pi-loops"]
+    assert loops and all(f.duration_s >= corpus.LOOP_MIN_DURATION_S - 0.5 for f in loops)
+    assert len({f.group for f in loops}) == len(loops)  # one group per loop file
+
+
+@pytest.mark.skipif("midi" not in AVAILABLE, reason=MISSING_REASON.get("midi", ""))
+def test_midi_stems_share_the_piece_group(small_corpus: Path) -> None:
+    midi = [f for f in corpus.list_audio_files(small_corpus) if f.source == "fluidsynth-midi"]
+    assert [f.path.name for f in midi] == ["piece000_mix.flac", "piece000_drums.flac"]
+    assert len({f.group for f in midi}) == 1
+
+
+def test_rerun_skips_existing_files(small_corpus: Path) -> None:
+    before = {p: p.stat().st_mtime_ns for p in small_corpus.rglob("*.flac")}
+    report = corpus.build_corpus(small_corpus, sources=AVAILABLE, max_files=2, seed=7,
+                                 progress=False)
+    assert report.written == 0 and report.skipped_existing == len(before)
+    assert {p: p.stat().st_mtime_ns for p in small_corpus.rglob("*.flac")} == before
+
+
+def test_rerun_with_another_seed_is_refused(small_corpus: Path) -> None:
+    with pytest.raises(CorpusError, match="--seed 7"):
+        corpus.build_corpus(small_corpus, sources=AVAILABLE, max_files=2, seed=8, progress=False)
+
+
+def test_unknown_source_is_named() -> None:
+    with pytest.raises(CorpusError, match="'podcasts'"):
+        corpus.build_corpus(Path("unused"), sources=["podcasts"], progress=False)
+
+
+def test_dep5_license_lookup_last_match_wins(tmp_path: Path) -> None:
+    copyright_path = tmp_path / "copyright"
+    copyright_path.write_text(
+        "Files: *\nCopyright: 2016 A\nLicense: MIT\n\n"
+        "Files:\n etc/doc/*\nCopyright: B\nLicense: CC-BY-SA-4.0\n\n"
+        "Files: etc/samples/loop_amen.flac\nCopyright: 2007 Dolfeus\nLicense: CC0\n")
+    fallback = corpus.LicenseInfo("unknown", "")
+    assert corpus.package_license(copyright_path, "loop_amen.flac", fallback).license == "CC0"
+    assert corpus.package_license(copyright_path, "loop_other.flac", fallback) == \
+        corpus.LicenseInfo("MIT", "2016 A")
+    assert corpus.package_license(tmp_path / "absent", "x", fallback) == fallback
+
+
+def test_midi_piece_is_deterministic_and_in_key(tmp_path: Path) -> None:
+    spec = midi_music.random_piece(3, seed=11)
+    assert spec == midi_music.random_piece(3, seed=11)
+    assert spec != midi_music.random_piece(4, seed=11)
+    first = midi_music.write_midi(spec, tmp_path / "a.mid").read_bytes()
+    assert first == midi_music.write_midi(spec, tmp_path / "b.mid").read_bytes()
+    scale = midi_music.MINOR_SCALE if spec.minor else midi_music.MAJOR_SCALE
+    allowed = {(spec.tonic_midi + step) % 12 for step in scale}
+    track = midi_music.mido.MidiFile(tmp_path / "a.mid").tracks[2]  # bass, after drums
+    notes = [m.note for m in track if m.type == "note_on"]
+    assert notes and {n % 12 for n in notes} <= allowed
+
+
+def test_missing_folder_raises() -> None:
+    with pytest.raises(AudioInputError, match="does not exist"):
+        corpus.list_audio_files("definitely/not/here")
+
+
+def test_folder_without_audio_raises(tmp_path: Path) -> None:
+    (tmp_path / "notes.txt").write_text("no audio here")
+    (tmp_path / "broken.wav").write_bytes(b"not a wav file")
+    with pytest.raises(AudioInputError, match="no readable audio"):
+        corpus.list_audio_files(tmp_path)
+
+
+def test_user_folder_of_wavs(tmp_path: Path) -> None:
+    rate = 48000
+    tone = (0.1 * np.sin(2 * np.pi * 440 * np.arange(rate) / rate)).astype(np.float32)
+    (tmp_path / "session_a").mkdir()
+    sf.write(tmp_path / "session_a" / "take1.wav", tone, rate)
+    sf.write(tmp_path / "session_a" / "take2.flac", np.stack([tone, tone], axis=1), rate)
+    sf.write(tmp_path / "loose.wav", tone[: rate // 2], rate)
+    files = corpus.list_audio_files(tmp_path)
+    by_name = {f.path.name: f for f in files}
+    assert set(by_name) == {"take1.wav", "take2.flac", "loose.wav"}
+    assert by_name["take1.wav"].group == by_name["take2.flac"].group == "session_a"
+    assert by_name["loose.wav"].group == "loose"
+    assert by_name["take2.flac"].channels == 2
+    assert by_name["loose.wav"].duration_s == pytest.approx(0.5)
+    assert all(f.source == "user" and f.license is None for f in files)
+
+
+def test_load_audio_resamples_48k_to_44k(tmp_path: Path) -> None:
+    rate_in, rate_out, seconds = 48000, 44100, 2.0
+    t = np.arange(int(rate_in * seconds)) / rate_in
+    stereo = np.stack([0.5 * np.sin(2 * np.pi * 1000 * t)] * 2, axis=1)
+    sf.write(tmp_path / "tone.wav", stereo, rate_in, subtype="FLOAT")
+    audio = corpus.load_audio(tmp_path / "tone.wav", rate_out)
+    assert audio.dtype == np.float32 and audio.shape == (int(rate_out * seconds),)
+    spectrum = np.abs(np.fft.rfft(audio * np.hanning(audio.size)))
+    assert np.argmax(spectrum) * rate_out / audio.size == pytest.approx(1000, abs=1)
+    middle = audio[rate_out // 2: -rate_out // 2]  # away from the resampler's edges
+    assert np.sqrt(np.mean(middle**2)) == pytest.approx(0.5 / np.sqrt(2), rel=1e-3)
+
+
+def test_load_audio_rejects_bad_files(tmp_path: Path) -> None:
+    with pytest.raises(AudioInputError, match="does not exist"):
+        corpus.load_audio(tmp_path / "absent.wav", 44100)
+    (tmp_path / "junk.wav").write_bytes(b"RIFF junk")
+    with pytest.raises(AudioInputError, match="cannot read"):
+        corpus.load_audio(tmp_path / "junk.wav", 44100)
+    bad = np.zeros(1000, dtype=np.float32)
+    bad[10] = np.nan
+    sf.write(tmp_path / "nan.wav", bad, 44100, subtype="FLOAT")
+    with pytest.raises(AudioInputError, match="NaN"):
+        corpus.load_audio(tmp_path / "nan.wav", 44100)
+    with pytest.raises(ValueError, match="sample_rate"):
+        corpus.load_audio(tmp_path / "nan.wav", 0)
+
+
+def test_bundled_example_clips() -> None:
+    for name in ("track.flac", "reference.flac"):
+        info = sf.info(AUDIO_ROOT / name)
+        assert info.samplerate == 44100 and info.channels == 1
+        assert 6.0 <= info.duration <= 10.0
+        assert (AUDIO_ROOT / name).stat().st_size < 600_000
