@@ -19,3 +19,11 @@ class AudioInputError(EqbridgeError):
 
 class DatasetError(EqbridgeError):
     """A dataset folder is missing, inconsistent, or made for another plugin."""
+
+
+class CorpusError(EqbridgeError):
+    """A corpus folder is inconsistent (e.g. built with another seed) or a source failed to build."""
+
+
+class SourcePackageMissingError(CorpusError):
+    """A corpus source needs a Debian package that is not installed; the message names it."""
