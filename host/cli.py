@@ -13,6 +13,8 @@ from host.errors import EqbridgeError
 COMMAND_MODULES: tuple[str, ...] = (
     "plugins",
     "render_dataset",
+    "corpus",
+    "bench",
 )
 
 

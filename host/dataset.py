@@ -13,11 +13,12 @@ import logging
 import os
 import tempfile
 import time
+from collections import OrderedDict
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import asdict, dataclass, field
 from multiprocessing import get_context
 from pathlib import Path
-from typing import Iterable, Sequence
+from typing import TYPE_CHECKING, Iterable, Sequence
 
 import numpy as np
 from tqdm import tqdm
@@ -25,13 +26,17 @@ from tqdm import tqdm
 from host.augment import Scene, apply_scene
 from host.corpus import AudioFile, list_audio_files, load_audio
 from host.errors import AudioInputError, DatasetError
-from host.profiles import N_BINS, PluginProfile, load_profile
+from host.profiles import N_BINS, load_profile
+
+if TYPE_CHECKING:
+    from host.render import PluginHost
 
 log = logging.getLogger(__name__)
 
 SPLITS = ("train", "val", "test")
 MANIFEST = "manifest.json"
 FORMAT_VERSION = 1
+AUDIO_CACHE_FILES = 64  # decoded recordings kept per worker
 
 
 @dataclass(frozen=True)
@@ -144,17 +149,22 @@ def _two_parts(rng: np.random.Generator, audio: np.ndarray, seg_len: int, n: int
 class ShardRenderer:
     """Renders shards in one process with one plugin host (build one per worker)."""
 
-    def __init__(self, config: DatasetConfig) -> None:
+    def __init__(self, config: DatasetConfig, host: "PluginHost | None" = None) -> None:
         from host.render import PluginHost  # deferred: DawDreamer loads in the worker, not the parent
 
         self.config = config
         self.profile = load_profile(config.profile)
-        self.host = PluginHost(self.profile, config.sample_rate)
-        self._cache: dict[str, np.ndarray] = {}
+        self.host = host if host is not None else PluginHost(self.profile, config.sample_rate)
+        self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
 
     def _load(self, path: str) -> np.ndarray:
-        if path not in self._cache:
+        """Decoded recordings, most recently used kept (a corpus is reused across many shards)."""
+        if path in self._cache:
+            self._cache.move_to_end(path)
+        else:
             self._cache[path] = load_audio(Path(path), self.config.sample_rate)
+            while len(self._cache) > AUDIO_CACHE_FILES:
+                self._cache.popitem(last=False)
         return self._cache[path]
 
     def render_shard(self, plan: ShardPlan) -> dict[str, np.ndarray]:
@@ -176,8 +186,11 @@ class ShardRenderer:
         bins = np.stack([self.profile.sample_bins(rng, N_BINS) for _ in range(n)])  # (n, P)
         params = self.profile.from_bins(bins)                                      # (n, P) physical
         params_norm = self.profile.to_norm(params)
-        ref = np.stack([self.host.render(ys[i], normalized=params_norm[i]) for i in range(n)])
-        y = np.stack([self.host.render(xs[i], normalized=params_norm[i]) for i in range(n)])
+        ref, y = np.empty_like(ys), np.empty_like(xs)
+        for i in range(n):
+            self.host.set_normalized(params_norm[i])
+            ref[i] = self.host.render(ys[i])
+            y[i] = self.host.render(xs[i])
         return {"x": xs.astype(np.float32), "ref": ref, "y": y, "params_norm": params_norm,
                 "params": params, "param_bins": bins.astype(np.int64)}
 
@@ -189,6 +202,7 @@ def save_npz_atomic(path: Path, arrays: dict[str, np.ndarray]) -> None:
     try:
         with os.fdopen(fd, "wb") as fh:
             np.savez(fh, **arrays)
+        os.chmod(tmp, 0o644)  # mkstemp makes 0600; a dataset is meant to be shared
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -202,6 +216,7 @@ def write_json_atomic(path: Path, data: object) -> None:
         with os.fdopen(fd, "w") as fh:
             json.dump(data, fh, indent=2)
             fh.write("\n")
+        os.chmod(tmp, 0o644)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -211,9 +226,9 @@ def write_json_atomic(path: Path, data: object) -> None:
 _WORKER: ShardRenderer | None = None
 
 
-def _worker_init(config: DatasetConfig) -> None:
+def _worker_init(config: DatasetConfig, host: "PluginHost | None" = None) -> None:
     global _WORKER
-    _WORKER = ShardRenderer(config)
+    _WORKER = ShardRenderer(config, host)
 
 
 def _worker_render(plan: ShardPlan, out_dir: str) -> int:
@@ -237,10 +252,7 @@ def usable_files(audio_dir: Path, config: DatasetConfig) -> list[AudioFile]:
 
 
 def _manifest(config: DatasetConfig, plans: Sequence[ShardPlan], audio_dir: Path,
-              files: Sequence[AudioFile]) -> dict:
-    from host.render import PluginHost
-
-    host = PluginHost(config.profile, config.sample_rate)
+              files: Sequence[AudioFile], host: "PluginHost") -> dict:
     profile = host.profile
     group_of = {str(f.path): f.group for f in files}
     return {
@@ -296,7 +308,10 @@ def render_dataset(config: DatasetConfig, audio_dir: Path, out_dir: Path, worker
     load_profile(config.profile)  # unknown profile: fail before touching the audio
     files = usable_files(Path(audio_dir), config)
     plans = plan_shards(files, config)
-    manifest = _manifest(config, plans, Path(audio_dir), files)
+    from host.render import PluginHost
+
+    host = PluginHost(config.profile, config.sample_rate)
+    manifest = _manifest(config, plans, Path(audio_dir), files, host)
     out_dir = Path(out_dir)
     manifest_path = out_dir / MANIFEST
     if manifest_path.exists():
@@ -309,7 +324,7 @@ def render_dataset(config: DatasetConfig, audio_dir: Path, out_dir: Path, worker
     start = time.perf_counter()
     bar = tqdm(total=len(todo) * config.segments, unit="row", disable=not progress, desc="render-dataset")
     try:
-        for rows in _run(todo, config, out_dir, workers):
+        for rows in _run(todo, config, out_dir, workers, host):
             bar.update(rows)
     finally:
         bar.close()
@@ -317,11 +332,12 @@ def render_dataset(config: DatasetConfig, audio_dir: Path, out_dir: Path, worker
     return RenderSummary(out_dir, len(plans), len(todo), len(todo) * config.segments, elapsed)
 
 
-def _run(todo: Sequence[ShardPlan], config: DatasetConfig, out_dir: Path, workers: int) -> Iterable[int]:
+def _run(todo: Sequence[ShardPlan], config: DatasetConfig, out_dir: Path, workers: int,
+         host: "PluginHost") -> Iterable[int]:
     if not todo:
         return
     if workers <= 1:
-        _worker_init(config)
+        _worker_init(config, host)
         for plan in todo:
             yield _worker_render(plan, str(out_dir))
         return

@@ -27,3 +27,11 @@ class CorpusError(EqbridgeError):
 
 class SourcePackageMissingError(CorpusError):
     """A corpus source needs a Debian package that is not installed; the message names it."""
+
+
+class ProfileMismatchError(ProfileError):
+    """A checkpoint or dataset was made for another plugin profile than the one requested."""
+
+
+class ConfigError(EqbridgeError):
+    """A training or model configuration is unreadable or has an unknown or out-of-range setting."""

@@ -191,10 +191,11 @@ class PluginHost:
         padded = np.zeros((1, self._preroll + n), dtype=np.float32)
         padded[0, self._preroll:] = x
         self._playback.set_data(padded)
-        # Render whole blocks past the end: the engine rounds the duration down to blocks.
         total = self._preroll + n
-        self._engine.render((total + BLOCK_SIZE) / self.sample_rate)
+        self._engine.render(total / self.sample_rate)  # DawDreamer renders exactly round(seconds * rate)
         out = self._engine.get_audio()
+        if out.shape[1] != total:
+            raise RuntimeError(f"DawDreamer rendered {out.shape[1]} samples, expected {total}")
         return np.ascontiguousarray(out[0, self._preroll:total], dtype=np.float32)
 
     def impulse_response(self, values: np.ndarray | None = None, n_samples: int = 16384, *,

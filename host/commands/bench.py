@@ -1,0 +1,37 @@
+"""`eqbridge bench render|predict|osc|apply`: rerunnable benchmarks that report ratios from one run."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+
+def _render(args: argparse.Namespace) -> int:
+    from host.bench import bench_render
+
+    result = bench_render(args.plugin, Path(args.audio), segment_s=args.segment_seconds,
+                          iterations=args.iterations, segments=args.segments,
+                          workers=tuple(int(w) for w in args.workers.split(",")))
+    print(f"plugin {result.profile}, {result.segment_s} s segments at {result.sample_rate} Hz")
+    print(f"raw DawDreamer: {result.raw_rows_per_s:8.1f} rows/s (2 renders per row, 1 process)")
+    for w, rate in result.dataset_rows_per_s.items():
+        print(f"render-dataset, {w} worker(s): {rate:8.1f} rows/s = {100 * result.per_worker_ratio(w):5.1f}% "
+              f"of raw per worker")
+    if args.json:
+        Path(args.json).write_text(json.dumps(result.as_dict(), indent=2))
+    return 0
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    bench = sub.add_parser("bench", help="rerunnable benchmarks")
+    kinds = bench.add_subparsers(dest="bench", required=True)
+    render = kinds.add_parser("render", help="dataset rows/s against raw DawDreamer rendering")
+    render.add_argument("--plugin", default="faust-peq")
+    render.add_argument("--audio", required=True, help="folder of recordings (a corpus or WAV/FLAC folder)")
+    render.add_argument("--segment-seconds", type=float, default=3.0)
+    render.add_argument("--iterations", type=int, default=16)
+    render.add_argument("--segments", type=int, default=8)
+    render.add_argument("--workers", default="1,2", help="comma-separated worker counts")
+    render.add_argument("--json", help="also write the figures to this JSON file")
+    render.set_defaults(func=_render)
