@@ -519,7 +519,8 @@ def build_corpus(out_dir: Path, sources: Iterable[str] = DEFAULT_SOURCES,
             log.warning("source %r found no usable material; skipping it", source.name)
         planned.extend((source, plan) for plan in plans)
 
-    entries = dict(previous)  # keeps files from other sources or earlier, larger runs
+    # Keep files from other sources or earlier, larger runs, as long as they are still on disk.
+    entries = {path: e for path, e in previous.items() if (out_dir / path).is_file()}
     written = reused = 0
     bar = tqdm(planned, desc="corpus", unit="file", disable=not progress)
     for source, plan in bar:
