@@ -13,6 +13,7 @@ import logging
 import os
 import tempfile
 import time
+import zipfile
 from collections import OrderedDict
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import asdict, dataclass, field
@@ -195,13 +196,22 @@ class ShardRenderer:
                 "params": params, "param_bins": bins.astype(np.int64)}
 
 
+def _write_npz(fh, arrays: dict[str, np.ndarray]) -> None:
+    """An .npz readable by np.load, byte-identical for identical arrays (np.savez stamps the time)."""
+    with zipfile.ZipFile(fh, "w", compression=zipfile.ZIP_STORED, allowZip64=True) as zf:
+        for name, array in arrays.items():
+            info = zipfile.ZipInfo(f"{name}.npy", date_time=(1980, 1, 1, 0, 0, 0))
+            with zf.open(info, "w", force_zip64=True) as member:
+                np.lib.format.write_array(member, np.ascontiguousarray(array), allow_pickle=False)
+
+
 def save_npz_atomic(path: Path, arrays: dict[str, np.ndarray]) -> None:
-    """np.savez to a temporary name in the same folder, then rename: a kill never leaves half a shard."""
+    """Write an .npz under a temporary name in the same folder, then rename: a kill never leaves half a shard."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as fh:
-            np.savez(fh, **arrays)
+            _write_npz(fh, arrays)
         os.chmod(tmp, 0o644)  # mkstemp makes 0600; a dataset is meant to be shared
         os.replace(tmp, path)
     except BaseException:

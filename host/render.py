@@ -111,6 +111,8 @@ class PluginHost:
         self._preroll = int(round(self.profile.preroll_s * self.sample_rate))
         for fixed, index in zip(self.profile.fixed, self._fixed_indices):
             self._plugin.set_parameter(index, float(fixed.value_norm))
+        # Let the plugin settle into its fixed configuration (band types, modes) before the first render.
+        self._render_mono(np.zeros(self.sample_rate // 2, dtype=np.float32))
 
     def _load_plugin(self):  # -> (processor, PluginIdentity)
         if self.profile.backend == "faust":
@@ -192,9 +194,10 @@ class PluginHost:
         padded[0, self._preroll:] = x
         self._playback.set_data(padded)
         total = self._preroll + n
-        self._engine.render(total / self.sample_rate)  # DawDreamer renders exactly round(seconds * rate)
+        # DawDreamer renders floor(seconds * rate) samples: ask for half a sample more than we need.
+        self._engine.render((total + 0.5) / self.sample_rate)
         out = self._engine.get_audio()
-        if out.shape[1] != total:
+        if out.shape[1] < total:
             raise RuntimeError(f"DawDreamer rendered {out.shape[1]} samples, expected {total}")
         return np.ascontiguousarray(out[0, self._preroll:total], dtype=np.float32)
 

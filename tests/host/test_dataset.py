@@ -1,0 +1,152 @@
+"""Dataset rendering through real plugins: content, re-rendering, splits, resume and bad input."""
+
+import hashlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from host.dataset import MANIFEST, DatasetConfig, load_manifest, render_dataset
+from host.errors import AudioInputError, DatasetError, ProfileError
+from host.profiles import load_profile
+from tests.audio import write_folder
+from tests.conftest import require_host
+
+SMALL = dict(iterations=6, segments=3, segment_s=0.5, seed=7)
+
+
+@pytest.fixture(scope="module")
+def audio_dir(tmp_path_factory) -> Path:
+    return write_folder(tmp_path_factory.mktemp("audio"), groups=4, per_group=2, seconds=4.0)
+
+
+def shard_hashes(out: Path) -> dict[str, str]:
+    return {str(p.relative_to(out)): hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(out.rglob("*.npz"))}
+
+
+def test_rows_re_render_bit_identically_from_stored_settings(profile_name, audio_dir, tmp_path):
+    host = require_host(profile_name)
+    config = DatasetConfig(profile=profile_name, **SMALL)
+    render_dataset(config, audio_dir, tmp_path / "ds", progress=False)
+    manifest = load_manifest(tmp_path / "ds")
+    profile = load_profile(profile_name)
+    assert manifest["profile"] == profile_name and manifest["profile_sha256"] == profile.sha256
+    assert manifest["parameter_names"] == list(profile.parameter_names)
+    assert manifest["parameter_indices"] == list(host.parameter_indices)
+    assert sum(s["rows"] for s in manifest["shards"]) == 18
+    for shard in manifest["shards"]:
+        data = np.load(tmp_path / "ds" / shard["path"])
+        n = config.segment_samples
+        for key in ("x", "ref", "y"):
+            assert data[key].shape == (3, n) and data[key].dtype == np.float32
+        assert data["param_bins"].min() >= 0 and data["param_bins"].max() <= 20
+        assert np.allclose(data["params"], profile.from_bins(data["param_bins"]))
+        assert np.allclose(data["params_norm"], profile.to_norm(data["params"]))
+        for i in range(3):
+            assert np.array_equal(host.render(data["x"][i], normalized=data["params_norm"][i]), data["y"][i])
+        # The EQ did something: target differs from input wherever some gain is non-zero.
+        assert not np.allclose(data["x"], data["y"])
+
+
+def test_reference_is_other_material_than_the_input(audio_dir, tmp_path):
+    render_dataset(DatasetConfig(profile="faust-peq", **SMALL), audio_dir, tmp_path / "ds", progress=False)
+    data = np.load(next((tmp_path / "ds").rglob("*.npz")))
+    for i in range(3):
+        c = np.corrcoef(data["x"][i], data["ref"][i])[0, 1]
+        assert abs(c) < 0.5
+
+
+def test_splits_are_by_recording_group(audio_dir, tmp_path):
+    config = DatasetConfig(profile="faust-peq", iterations=10, segments=2, segment_s=0.5, seed=1)
+    render_dataset(config, audio_dir, tmp_path / "ds", progress=False)
+    shards = load_manifest(tmp_path / "ds")["shards"]
+    groups = {split: set() for split in ("train", "val", "test")}
+    for shard in shards:
+        groups[shard["split"]].update(shard["groups"])
+        assert shard["path"].startswith(shard["split"] + "/")
+    assert groups["train"] and groups["test"]
+    assert not (groups["train"] & groups["val"]) and not (groups["train"] & groups["test"])
+    assert not (groups["val"] & groups["test"])
+
+
+def test_same_seed_same_bytes_and_workers_agree(audio_dir, tmp_path):
+    config = DatasetConfig(profile="faust-peq", **SMALL)
+    render_dataset(config, audio_dir, tmp_path / "a", progress=False)
+    render_dataset(config, audio_dir, tmp_path / "b", workers=2, progress=False)
+    assert shard_hashes(tmp_path / "a") == shard_hashes(tmp_path / "b")
+    other = DatasetConfig(profile="faust-peq", **{**SMALL, "seed": 8})
+    render_dataset(other, audio_dir, tmp_path / "c", progress=False)
+    assert shard_hashes(tmp_path / "a") != shard_hashes(tmp_path / "c")
+
+
+def test_resume_after_a_kill_gives_the_uninterrupted_dataset(audio_dir, tmp_path):
+    args = ["--plugin", "faust-peq", "--audio", str(audio_dir), "--iterations", "40", "--segments", "4",
+            "--segment-seconds", "0.5", "--seed", "3"]
+    cmd = [sys.executable, "-m", "host.cli", "render-dataset"]
+    subprocess.run(cmd + args + ["--out", str(tmp_path / "full")], check=True, capture_output=True)
+    proc = subprocess.Popen(cmd + args + ["--out", str(tmp_path / "killed")], stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 60
+    while len(list((tmp_path / "killed").rglob("shard-*.npz"))) < 3 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    partial = len(list((tmp_path / "killed").rglob("shard-*.npz")))
+    assert 0 < partial < 40, "the kill should land mid-run"
+    done = subprocess.run(cmd + args + ["--out", str(tmp_path / "killed")], check=True, capture_output=True, text=True)
+    assert f"{40 - partial} rendered now" in done.stdout
+    assert shard_hashes(tmp_path / "killed") == shard_hashes(tmp_path / "full")
+    killed = json.loads((tmp_path / "killed" / MANIFEST).read_text())
+    full = json.loads((tmp_path / "full" / MANIFEST).read_text())
+    assert killed["shards"] == full["shards"] and killed["config"] == full["config"]
+
+
+def test_rerun_with_other_settings_into_the_same_folder_is_refused(audio_dir, tmp_path):
+    render_dataset(DatasetConfig(profile="faust-peq", **SMALL), audio_dir, tmp_path / "ds", progress=False)
+    with pytest.raises(DatasetError, match="different config"):
+        render_dataset(DatasetConfig(profile="faust-peq", **{**SMALL, "segments": 4}), audio_dir, tmp_path / "ds",
+                       progress=False)
+
+
+def test_unknown_plugin(audio_dir, tmp_path):
+    with pytest.raises(ProfileError, match="unknown plugin profile 'nope'"):
+        render_dataset(DatasetConfig(profile="nope", **SMALL), audio_dir, tmp_path / "ds", progress=False)
+
+
+def test_missing_and_empty_folders(tmp_path):
+    config = DatasetConfig(profile="faust-peq", **SMALL)
+    with pytest.raises(AudioInputError):
+        render_dataset(config, tmp_path / "nowhere", tmp_path / "ds", progress=False)
+    (tmp_path / "empty").mkdir()
+    (tmp_path / "empty" / "notes.txt").write_text("no audio here")
+    with pytest.raises(AudioInputError):
+        render_dataset(config, tmp_path / "empty", tmp_path / "ds", progress=False)
+
+
+def test_unreadable_audio_is_a_clear_error(tmp_path):
+    (tmp_path / "bad").mkdir()
+    (tmp_path / "bad" / "broken.wav").write_bytes(b"RIFF not really a wave file")
+    with pytest.raises(AudioInputError, match="no readable audio"):
+        render_dataset(DatasetConfig(profile="faust-peq", **SMALL), tmp_path / "bad", tmp_path / "ds", progress=False)
+
+
+def test_clips_shorter_than_a_segment(tmp_path):
+    write_folder(tmp_path / "short", groups=1, per_group=2, seconds=0.6)
+    with pytest.raises(AudioInputError, match="long enough"):
+        render_dataset(DatasetConfig(profile="faust-peq", **SMALL), tmp_path / "short", tmp_path / "ds",
+                       progress=False)
+
+
+def test_cli_reports_errors_on_one_line(tmp_path):
+    proc = subprocess.run([sys.executable, "-m", "host.cli", "render-dataset", "--plugin", "nope", "--audio",
+                           str(tmp_path), "--out", str(tmp_path / "o"), "--iterations", "1"],
+                          capture_output=True, text=True)
+    assert proc.returncode == 2
+    assert proc.stderr.strip().count("\n") == 0 and "unknown plugin profile 'nope'" in proc.stderr
