@@ -1,0 +1,80 @@
+"""Training configuration: a frozen dataclass, loadable from a TOML file."""
+
+from __future__ import annotations
+
+import dataclasses
+import tomllib
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Mapping
+
+from host.errors import ConfigError
+from model.network import ARCHITECTURES, NetworkConfig
+
+LOSSES = ("ce", "ce-smooth", "ce-ev")
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    seed: int = 0  # seeds parameter init, shuffling and dropout; training is deterministic given it
+    epochs: int = 30  # passes over the training split
+    batch_size: int = 32  # examples per step
+    lr: float = 1e-3  # Adam learning rate
+    weight_decay: float = 1e-5  # Adam L2 penalty
+    loss: str = "ce"  # "ce" | "ce-smooth" (Gaussian-smoothed bin targets) | "ce-ev" (CE + expected-bin L1)
+    label_sigma_bins: float = 1.0  # "ce-smooth": std of the Gaussian target around the true bin
+    ev_weight: float = 0.1  # "ce-ev": weight of the L1 between expected and true bin, in bins
+    max_train_rows: int | None = None  # use only the first N training rows (quick runs); None: all
+    patience: int | None = None  # stop after this many epochs without validation improvement
+    network: NetworkConfig = field(default_factory=NetworkConfig)  # the architecture and its sizes
+
+    def __post_init__(self) -> None:
+        if self.loss not in LOSSES:
+            raise ConfigError(f"loss {self.loss!r} is not one of {LOSSES}")
+        if self.network.arch not in ARCHITECTURES:
+            raise ConfigError(f"network.arch {self.network.arch!r} is not one of {sorted(ARCHITECTURES)}")
+        for name in ("epochs", "batch_size"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if self.lr <= 0 or self.label_sigma_bins <= 0 or self.ev_weight < 0:
+            raise ConfigError("lr and label_sigma_bins must be > 0 and ev_weight >= 0; got "
+                              f"lr={self.lr}, label_sigma_bins={self.label_sigma_bins}, ev_weight={self.ev_weight}")
+
+    def replace(self, **changes: Any) -> "TrainConfig":
+        """A copy with top-level fields changed; ``arch=`` changes ``network.arch``."""
+        if "arch" in changes:
+            changes["network"] = dataclasses.replace(changes.get("network", self.network), arch=changes.pop("arch"))
+        return dataclasses.replace(self, **changes)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, raw: Mapping[str, Any]) -> "TrainConfig":
+        raw = dict(raw)
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = set(raw) - known
+        if unknown:
+            raise ConfigError(f"unknown training setting(s) {sorted(unknown)}; known: {sorted(known)}")
+        net_raw = dict(raw.pop("network", {}))
+        net_known = {f.name for f in dataclasses.fields(NetworkConfig)}
+        if set(net_raw) - net_known:
+            raise ConfigError(f"unknown [network] setting(s) {sorted(set(net_raw) - net_known)}; "
+                              f"known: {sorted(net_known)}")
+        try:
+            return cls(network=NetworkConfig(**net_raw), **raw)
+        except TypeError as exc:
+            raise ConfigError(f"bad training setting: {exc}") from exc
+
+    @classmethod
+    def from_toml(cls, path: str | Path) -> "TrainConfig":
+        """Read top-level keys as TrainConfig fields and a ``[network]`` table as NetworkConfig.
+
+        Raises:
+            ConfigError: unreadable file, bad TOML, unknown key or out-of-range value.
+        """
+        try:
+            raw = tomllib.loads(Path(path).read_text())
+        except (OSError, tomllib.TOMLDecodeError) as exc:
+            raise ConfigError(f"cannot read training config {path}: {exc}") from exc
+        return cls.from_dict(raw)

@@ -1,0 +1,112 @@
+"""Mel spectrogram front end (Mimilakis et al. 2020: 20 ms window, 3 ms hop, 128 mel bands).
+
+An ``nn.Module`` in the manner of torchaudio's transforms: it holds its settings and a registered
+``librosa.filters.mel`` buffer and calls ``torch.stft``. torchaudio is deliberately not used.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+from typing import Any, Mapping
+
+import librosa
+import torch
+from torch import nn
+
+SCALES = ("db", "linear")
+
+
+@dataclass(frozen=True)
+class FeatureConfig:
+    sample_rate: int = 44100  # Hz; audio at another rate is resampled before the front end
+    window_ms: float = 20.0  # analysis window length (Hann)
+    hop_ms: float = 3.0  # hop between frames
+    n_mels: int = 128  # mel bands
+    fmin_hz: float = 20.0  # lowest mel band edge
+    fmax_hz: float | None = None  # highest mel band edge; None: Nyquist
+    scale: str = "db"  # "db": 10*log10(power mel); "linear": power mel (baseline)
+    amin: float = 1e-10  # power floor before the log (-100 dB)
+
+    @property
+    def win_length(self) -> int:
+        return int(round(self.sample_rate * self.window_ms / 1000.0))
+
+    @property
+    def hop_length(self) -> int:
+        return int(round(self.sample_rate * self.hop_ms / 1000.0))
+
+    @property
+    def n_fft(self) -> int:
+        return 1 << math.ceil(math.log2(self.win_length))
+
+    def n_frames(self, n_samples: int) -> int:
+        """Frames torch.stft (center=True) gives for n_samples."""
+        return n_samples // self.hop_length + 1
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, raw: Mapping[str, Any]) -> "FeatureConfig":
+        return cls(**raw)
+
+
+class MelSpectrogram(nn.Module):
+    """Waveform -> mel spectrogram, in dB (default) or linear power.
+
+    Args:
+        config: the front end's settings; validated here.
+
+    Shape:
+        input (B, samples) or (samples,) float32 at ``config.sample_rate``;
+        output (B, n_mels, frames) or (n_mels, frames), frames = samples // hop + 1.
+
+    Raises:
+        ValueError: a setting is out of range (the message names it and the allowed range).
+    """
+
+    def __init__(self, config: FeatureConfig = FeatureConfig()) -> None:
+        super().__init__()
+        nyquist_hz = config.sample_rate / 2.0
+        fmax_hz = nyquist_hz if config.fmax_hz is None else config.fmax_hz
+        if config.sample_rate <= 0:
+            raise ValueError(f"sample_rate must be positive, got {config.sample_rate}")
+        if config.scale not in SCALES:
+            raise ValueError(f"scale {config.scale!r} is not one of {SCALES}")
+        if not 0.0 < config.hop_ms <= config.window_ms:
+            raise ValueError(f"hop_ms must be in (0, window_ms={config.window_ms}], got {config.hop_ms}")
+        if config.hop_length < 1 or config.win_length < 4:
+            raise ValueError(f"window_ms={config.window_ms} / hop_ms={config.hop_ms} give "
+                             f"{config.win_length} / {config.hop_length} samples at {config.sample_rate} Hz; too short")
+        if config.n_mels < 1:
+            raise ValueError(f"n_mels must be >= 1, got {config.n_mels}")
+        if not 0.0 <= config.fmin_hz < fmax_hz <= nyquist_hz:
+            raise ValueError(f"need 0 <= fmin_hz ({config.fmin_hz}) < fmax_hz ({fmax_hz}) <= Nyquist ({nyquist_hz})")
+        if config.amin <= 0.0:
+            raise ValueError(f"amin must be positive, got {config.amin}")
+        self.config = config
+        mel_fb = librosa.filters.mel(sr=config.sample_rate, n_fft=config.n_fft, n_mels=config.n_mels,
+                                     fmin=config.fmin_hz, fmax=fmax_hz)  # (n_mels, n_fft // 2 + 1)
+        self.register_buffer("mel_fb", torch.from_numpy(mel_fb).float(), persistent=False)
+        self.register_buffer("window", torch.hann_window(config.win_length), persistent=False)
+
+    def forward(self, waveform: torch.Tensor) -> torch.Tensor:
+        squeeze = waveform.dim() == 1
+        if squeeze:
+            waveform = waveform.unsqueeze(0)
+        cfg = self.config
+        spec = torch.stft(waveform, n_fft=cfg.n_fft, hop_length=cfg.hop_length, win_length=cfg.win_length,
+                          window=self.window, center=True, pad_mode="reflect", return_complex=True)
+        power = spec.real.square() + spec.imag.square()  # (B, n_fft // 2 + 1, frames)
+        mel = torch.matmul(self.mel_fb, power)  # (B, n_mels, frames)
+        if cfg.scale == "db":
+            mel = 10.0 * torch.log10(mel.clamp_min(cfg.amin))
+        return mel.squeeze(0) if squeeze else mel
+
+    def mel_center_frequencies_hz(self) -> torch.Tensor:
+        """Centre frequency of each mel band, (n_mels,)."""
+        cfg = self.config
+        fmax_hz = cfg.sample_rate / 2.0 if cfg.fmax_hz is None else cfg.fmax_hz
+        edges = librosa.mel_frequencies(n_mels=cfg.n_mels + 2, fmin=cfg.fmin_hz, fmax=fmax_hz)
+        return torch.from_numpy(edges[1:-1].copy())
