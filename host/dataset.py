@@ -53,6 +53,7 @@ class DatasetConfig:
     split: tuple[float, float, float] = (50.0, 10.0, 40.0)
     reference_from: str = "same-recording"  # or "other-recording": Y from another file of the same kind
     augment: bool = True
+    kinds: tuple[str, ...] = ()         # keep only recordings of these kinds ("speech", "music"); () keeps all
 
     def __post_init__(self) -> None:
         if self.iterations < 1:
@@ -250,6 +251,10 @@ def _worker_render(plan: ShardPlan, out_dir: str) -> int:
 def usable_files(audio_dir: Path, config: DatasetConfig) -> list[AudioFile]:
     """The folder's recordings long enough for two parts of one segment each."""
     files = list_audio_files(audio_dir)
+    if config.kinds:
+        files = [f for f in files if f.kind in config.kinds]
+        if not files:
+            raise AudioInputError(f"no recording in {audio_dir} is of kind {', '.join(config.kinds)}")
     min_s = 2.0 * config.segment_s
     usable = [f for f in files if f.duration_s >= min_s]
     if not usable:
@@ -267,7 +272,7 @@ def _manifest(config: DatasetConfig, plans: Sequence[ShardPlan], audio_dir: Path
     group_of = {str(f.path): f.group for f in files}
     return {
         "format_version": FORMAT_VERSION,
-        "config": {**asdict(config), "split": list(config.split)},
+        "config": {**asdict(config), "split": list(config.split), "kinds": list(config.kinds)},
         "profile": profile.name,
         "profile_sha256": profile.sha256,
         "plugin_file": host.identity.plugin_file,

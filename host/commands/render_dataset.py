@@ -12,7 +12,8 @@ def _run(args: argparse.Namespace) -> int:
     config = DatasetConfig(profile=args.plugin, iterations=args.iterations, segments=args.segments,
                            segment_s=args.segment_seconds, sample_rate=args.sample_rate, seed=args.seed,
                            split=parse_split(args.split), reference_from=args.reference_from,
-                           augment=not args.no_augment)
+                           augment=not args.no_augment,
+                           kinds=tuple(k for k in args.kinds.split(",") if k) if args.kinds else ())
     summary = render_dataset(config, Path(args.audio), Path(args.out), workers=args.workers)
     print(f"{summary.out_dir}: {summary.shards_total} shards ({summary.shards_rendered} rendered now, "
           f"{summary.rows_rendered} rows, {summary.rows_per_s:.1f} rows/s)")
@@ -33,5 +34,6 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--split", default="50/10/40", help="train/val/test shares, by source recording")
     p.add_argument("--reference-from", choices=("same-recording", "other-recording"), default="same-recording",
                    help="take Y from another part of the same recording, or from another recording of the same kind")
+    p.add_argument("--kinds", help="only recordings of these kinds, e.g. speech or music (corpus folders)")
     p.add_argument("--no-augment", action="store_true", help="skip the noise/reverb/gain scene augmentation")
     p.set_defaults(func=_run)
