@@ -15,6 +15,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "render_dataset",
     "corpus",
     "bench",
+    "match",
 )
 
 

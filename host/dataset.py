@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import tempfile
 import time
 import zipfile
 from collections import OrderedDict
@@ -24,6 +23,7 @@ from typing import TYPE_CHECKING, Iterable, Sequence
 import numpy as np
 from tqdm import tqdm
 
+from host.atomic import atomic_open, write_json_atomic
 from host.augment import Scene, apply_scene
 from host.corpus import AudioFile, list_audio_files, load_audio
 from host.errors import AudioInputError, DatasetError
@@ -207,31 +207,9 @@ def _write_npz(fh, arrays: dict[str, np.ndarray]) -> None:
 
 
 def save_npz_atomic(path: Path, arrays: dict[str, np.ndarray]) -> None:
-    """Write an .npz under a temporary name in the same folder, then rename: a kill never leaves half a shard."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            _write_npz(fh, arrays)
-        os.chmod(tmp, 0o644)  # mkstemp makes 0600; a dataset is meant to be shared
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def write_json_atomic(path: Path, data: object) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w") as fh:
-            json.dump(data, fh, indent=2)
-            fh.write("\n")
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    """Write an .npz atomically: a kill never leaves half a shard under the final name."""
+    with atomic_open(path, "wb") as fh:
+        _write_npz(fh, arrays)
 
 
 _WORKER: ShardRenderer | None = None

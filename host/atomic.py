@@ -1,0 +1,37 @@
+"""Atomic file writes: write under a temporary name in the target folder, then rename."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import IO, Iterator
+
+
+@contextlib.contextmanager
+def atomic_path(path: Path | str, suffix: str = ".tmp") -> Iterator[Path]:
+    """Yield a temporary path next to ``path``; on success it replaces ``path``, on failure it is removed."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=suffix, dir=path.parent)
+    os.close(fd)
+    try:
+        yield Path(tmp)
+        os.chmod(tmp, 0o644)  # mkstemp makes 0600; outputs are meant to be shared
+        os.replace(tmp, path)
+    finally:
+        Path(tmp).unlink(missing_ok=True)
+
+
+@contextlib.contextmanager
+def atomic_open(path: Path | str, mode: str = "w") -> Iterator[IO]:
+    with atomic_path(path) as tmp, open(tmp, mode) as fh:
+        yield fh
+
+
+def write_json_atomic(path: Path | str, data: object) -> None:
+    with atomic_open(path) as fh:
+        json.dump(data, fh, indent=2)
+        fh.write("\n")

@@ -1,0 +1,73 @@
+"""Audio files in and out: channel layout, sample rate and subtype kept; writes are atomic."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+
+from host.atomic import atomic_path
+from host.errors import AudioInputError
+
+
+@dataclass(frozen=True)
+class AudioClip:
+    """Audio as read from a file. ``data`` is float32 (channels, samples)."""
+
+    data: np.ndarray
+    sample_rate: int
+    subtype: str
+    format: str
+    path: Path | None = None
+
+    @property
+    def channels(self) -> int:
+        return int(self.data.shape[0])
+
+    @property
+    def frames(self) -> int:
+        return int(self.data.shape[1])
+
+    @property
+    def duration_s(self) -> float:
+        return self.frames / self.sample_rate
+
+    def mono(self) -> np.ndarray:
+        """Channel average (samples,): what the model listens to."""
+        return self.data.mean(axis=0).astype(np.float32)
+
+
+def read_audio(path: Path | str) -> AudioClip:
+    """Read an audio file keeping its channels, rate and subtype.
+
+    Raises:
+        AudioInputError: missing, unreadable, empty, or holding NaN/inf samples.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise AudioInputError(f"audio file {path} does not exist")
+    try:
+        info = sf.info(str(path))
+        data, rate = sf.read(str(path), dtype="float32", always_2d=True)
+    except (sf.LibsndfileError, RuntimeError, OSError) as exc:
+        raise AudioInputError(f"cannot read audio file {path}: {exc}") from exc
+    if data.shape[0] == 0:
+        raise AudioInputError(f"audio file {path} holds no samples")
+    if not np.all(np.isfinite(data)):
+        raise AudioInputError(f"audio file {path} holds NaN or infinite samples")
+    return AudioClip(np.ascontiguousarray(data.T), int(rate), info.subtype, info.format, path)
+
+
+def write_audio_atomic(path: Path | str, data: np.ndarray, sample_rate: int, subtype: str | None = None,
+                       format: str | None = None) -> Path:
+    """Write (channels, samples) or (samples,) under a temporary name in the same folder, then rename."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    frames = np.asarray(data, dtype=np.float32)
+    frames = frames.T if frames.ndim == 2 else frames
+    fmt = format or (path.suffix.lstrip(".").upper() or "WAV")
+    with atomic_path(path, suffix=path.suffix or ".wav") as tmp:
+        sf.write(str(tmp), frames, sample_rate, subtype=subtype, format=fmt)
+    return path

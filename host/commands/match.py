@@ -1,0 +1,35 @@
+"""`eqbridge match TRACK REFERENCE --out OUT.wav`: the main job."""
+
+from __future__ import annotations
+
+import argparse
+
+from host.match import match
+
+
+def _run(args: argparse.Namespace) -> int:
+    result = match(args.track, args.reference, args.out, plugin=args.plugin, settings_out=args.settings_out,
+                   plot=args.plot, checkpoint=args.checkpoint)
+    s = result.settings
+    print(f"matched {args.track} to {args.reference} with {s.profile} -> {result.out_path} "
+          f"(peak {result.peak_dbfs:+.1f} dBFS)")
+    for name, value in s.values.items():
+        print(f"  {name:16s} {value:10.2f}   (normalized {s.normalized[name]:.4f}, index {s.indices[name]})")
+    if result.peak_dbfs > 0:
+        print("  warning: the output peaks above 0 dBFS (float files keep it; fixed-point files clip)")
+    for label, path in (("settings", result.settings_path), ("curve", result.plot_path)):
+        if path:
+            print(f"  {label}: {path}")
+    return 0
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("match", help="match TRACK to REFERENCE through a real EQ plugin and write the result")
+    p.add_argument("track", help="audio file to equalize")
+    p.add_argument("reference", help="other material with the wanted sound")
+    p.add_argument("--out", required=True, help="output audio file (WAV/FLAC)")
+    p.add_argument("--plugin", default="faust-peq", help="plugin profile (see `eqbridge plugins`)")
+    p.add_argument("--settings-out", help="write the settings (physical and normalized) as JSON")
+    p.add_argument("--plot", help="write the EQ curve and spectra as PNG")
+    p.add_argument("--checkpoint", help="model checkpoint (default: the shipped one for the plugin)")
+    p.set_defaults(func=_run)

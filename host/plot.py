@@ -1,0 +1,69 @@
+"""Pictures people would rather look at: the EQ curve with before/after/reference spectra."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")  # files only; no display on servers and CI
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import scipy.signal  # noqa: E402
+
+from host.atomic import atomic_path  # noqa: E402
+
+
+def average_spectrum_db(audio: np.ndarray, sample_rate: int, n_fft: int = 8192) -> tuple[np.ndarray, np.ndarray]:
+    """(freqs_hz, level_db) of the Welch-averaged power spectrum of a mono clip."""
+    freqs, psd = scipy.signal.welch(audio.astype(np.float64), fs=sample_rate, nperseg=min(n_fft, len(audio)))
+    return freqs, 10.0 * np.log10(np.maximum(psd, 1e-20))
+
+
+def smoothed_spectrum_db(audio: np.ndarray, sample_rate: int, fraction: float = 6.0,
+                         points: int = 240) -> tuple[np.ndarray, np.ndarray]:
+    """Average spectrum on a log-frequency grid, 1/fraction-octave smoothed (power average per band)."""
+    freqs, level = average_spectrum_db(audio, sample_rate)
+    power = 10.0 ** (level / 10.0)
+    grid = np.geomspace(20.0, sample_rate / 2.0, points)
+    out = np.empty(points)
+    for i, f in enumerate(grid):
+        band = (freqs >= f * 2 ** (-0.5 / fraction)) & (freqs <= f * 2 ** (0.5 / fraction))
+        out[i] = np.mean(power[band]) if band.any() else np.interp(f, freqs, power)
+    return grid, 10.0 * np.log10(np.maximum(out, 1e-20))
+
+
+def plot_eq_match(path: Path | str, curve: tuple[np.ndarray, np.ndarray], sample_rate: int,
+                  before: np.ndarray | None = None, after: np.ndarray | None = None,
+                  reference: np.ndarray | None = None, reference_rate: int | None = None,
+                  title: str = "") -> Path:
+    """Write a PNG: the plugin's measured EQ curve (top) and average spectra (bottom), atomically."""
+    freqs, curve_db = curve
+    fig, axes = plt.subplots(2, 1, figsize=(9, 7), sharex=True, constrained_layout=True)
+    keep = (freqs >= 20) & (freqs <= sample_rate / 2)
+    axes[0].semilogx(freqs[keep], curve_db[keep], color="tab:red", lw=2)
+    axes[0].axhline(0.0, color="0.6", lw=0.8)
+    axes[0].set_ylabel("EQ gain (dB)")
+    axes[0].set_title(title or "EQ curve (measured through the plugin)")
+    axes[0].grid(True, which="both", alpha=0.3)
+    for audio, rate, label, color in ((before, sample_rate, "track (before)", "tab:blue"),
+                                      (after, sample_rate, "track (after)", "tab:green"),
+                                      (reference, reference_rate or sample_rate, "reference", "tab:orange")):
+        if audio is None:
+            continue
+        f, level = smoothed_spectrum_db(audio, rate)
+        # Align at the mean over log frequency: the comparison is of tonal balance, not loudness.
+        axes[1].semilogx(f, level - np.mean(level), label=label, color=color, lw=1.2)
+    axes[1].set_xlabel("frequency (Hz)")
+    axes[1].set_ylabel("average level (dB, 1/6 oct, mean-aligned)")
+    axes[1].grid(True, which="both", alpha=0.3)
+    if axes[1].lines:
+        axes[1].legend()
+    axes[1].set_xlim(20, sample_rate / 2)
+    path = Path(path)
+    try:
+        with atomic_path(path, suffix=".png") as tmp:
+            fig.savefig(tmp, dpi=110)
+    finally:
+        plt.close(fig)
+    return path
