@@ -35,3 +35,18 @@ class ProfileMismatchError(ProfileError):
 
 class ConfigError(EqbridgeError):
     """A training or model configuration is unreadable or has an unknown or out-of-range setting."""
+
+
+class OscRequestError(EqbridgeError):
+    """An OSC request is malformed or cannot be served; ``request_id`` is -1 when none could be parsed.
+
+    The OSC server answers it with ``/eqbridge/error ,is request_id message`` and keeps serving.
+    """
+
+    def __init__(self, request_id: int, message: str) -> None:
+        super().__init__(message)
+        self.request_id = request_id
+
+
+class MidiPortError(EqbridgeError):
+    """A live MIDI output cannot be opened: python-rtmidi is missing or the port does not exist."""
