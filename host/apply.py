@@ -1,0 +1,513 @@
+"""`eqbridge apply`: match a folder of stems to a reference through a real EQ plugin.
+
+Per stem, in this order: read, predict (or take the shared settings), scale the gains by ``amount``,
+render through the plugin (one :class:`~host.render.PluginHost` per worker process and sample rate),
+write the audio, the plugin's own preset, the curve PNG, and last ``<stem>.settings.json``. A stem
+whose settings file is there, made by the same run options from the same input, with every file it
+lists present, is finished: a rerun skips it, so a killed run resumes where it stopped.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import math
+import os
+import re
+import time
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import dataclass, field
+from multiprocessing import get_context
+from pathlib import Path
+from typing import TYPE_CHECKING, Iterator, Sequence
+
+import numpy as np
+from tqdm import tqdm
+
+from host.atomic import atomic_path, write_json_atomic
+from host.audio import AudioClip, read_audio, write_audio_atomic
+from host.errors import AudioInputError, EqbridgeError
+from host.profiles import PluginProfile, load_profile
+
+if TYPE_CHECKING:
+    from host.render import PluginHost
+
+log = logging.getLogger(__name__)
+
+MODES = ("per-stem", "shared")
+AMOUNT_RANGE_PERCENT = (-200.0, 200.0)
+AUDIO_SUFFIXES = (".wav", ".flac", ".aif", ".aiff", ".ogg", ".w64", ".caf")
+FIXED_POINT_SUBTYPES = ("PCM_S8", "PCM_U8", "PCM_16", "PCM_24", "PCM_32", "ALAC_16", "ALAC_20", "ALAC_24",
+                        "ALAC_32")
+SILENCE_DBFS = -80.0       # a stem whose RMS is below this is reported as silent
+MIN_STEM_S = 0.1           # shorter stems are reported as too short (the model may ask for more)
+NO_CLIP_CEILING_DBFS = -0.1  # --no-clip: the output gain brings the peak to this level
+REPORT = "report.md"
+SETTINGS_VERSION = 1
+
+
+class ApplyOptionError(EqbridgeError):
+    """An `eqbridge apply` option is out of range or names an unknown mode."""
+
+
+@dataclass(frozen=True)
+class ApplyConfig:
+    """The options of one `eqbridge apply` run (what decides the output, besides the audio)."""
+
+    plugin: str = "faust-peq"           # plugin profile name
+    mode: str = "per-stem"              # "per-stem": settings per stem; "shared": one setting from the stems' sum
+    amount_percent: float = 100.0       # scales every *_gain_db: 0 bypass, 100 as predicted, -100 inverted
+    max_gain_db: float | None = None    # caps every band's boost and cut; None: the profile's range only
+    no_clip: bool = False               # lower the output gain so the peak stays <= 0 dBFS
+    checkpoint: str | None = None       # model checkpoint; None: presets/checkpoints/<plugin>.pt
+
+    def __post_init__(self) -> None:
+        if self.mode not in MODES:
+            raise ApplyOptionError(f"--mode must be one of {MODES}, got {self.mode!r}")
+        lo, hi = AMOUNT_RANGE_PERCENT
+        if not (math.isfinite(self.amount_percent) and lo <= self.amount_percent <= hi):
+            raise ApplyOptionError(f"--amount must lie in [{lo:g}, {hi:g}] percent, got {self.amount_percent}")
+        if self.max_gain_db is not None and not (math.isfinite(self.max_gain_db) and self.max_gain_db >= 0):
+            raise ApplyOptionError(f"--max-gain-db must be a finite number >= 0 dB, got {self.max_gain_db}")
+
+    def run_key(self) -> dict:
+        """What a finished stem's settings file must match for a rerun to skip it."""
+        return {"plugin": self.plugin, "mode": self.mode, "amount_percent": float(self.amount_percent),
+                "max_gain_db": self.max_gain_db, "no_clip": self.no_clip,
+                "checkpoint": str(Path(self.checkpoint).resolve()) if self.checkpoint else None}
+
+
+@dataclass(frozen=True)
+class GainChange:
+    """What happened to one *_gain_db parameter between the prediction and the plugin."""
+
+    name: str
+    predicted_db: float
+    requested_db: float       # predicted * amount / 100
+    applied_db: float         # after the --max-gain-db cap and the profile's range
+    capped_by_max_gain: bool
+    clipped_to_range: bool
+
+
+def gain_parameter_names(profile: PluginProfile) -> tuple[str, ...]:
+    return tuple(p.name for p in profile.parameters if p.name.endswith("_gain_db"))
+
+
+def scale_gains(profile: PluginProfile, values: np.ndarray, amount_percent: float,
+                max_gain_db: float | None = None) -> tuple[np.ndarray, tuple[GainChange, ...]]:
+    """Scale the predicted curve: every *_gain_db times amount/100, capped at ±max_gain_db, clipped to the profile.
+
+    Frequencies and widths are kept. Returns the new physical values (P,) and one GainChange per gain.
+    """
+    out = np.asarray(values, dtype=np.float64).copy()
+    changes = []
+    for name in gain_parameter_names(profile):
+        i = profile.parameter_names.index(name)
+        spec = profile.parameters[i]
+        requested = float(out[i]) * amount_percent / 100.0
+        capped = requested if max_gain_db is None else float(np.clip(requested, -max_gain_db, max_gain_db))
+        applied = float(spec.clip(capped))
+        out[i] = applied
+        changes.append(GainChange(name, float(values[i]), requested, applied,
+                                  capped_by_max_gain=capped != requested, clipped_to_range=applied != capped))
+    return out, tuple(changes)
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def list_stems(stems_dir: Path) -> list[Path]:
+    """Audio files directly in ``stems_dir`` (not in subfolders), by name; hidden files are left out.
+
+    Raises:
+        AudioInputError: the folder is missing, holds no audio file, or two stems share a file stem.
+    """
+    if not stems_dir.is_dir():
+        raise AudioInputError(f"--stems {stems_dir} is not a folder")
+    stems = sorted(p for p in stems_dir.iterdir()
+                   if p.is_file() and not p.name.startswith(".") and p.suffix.lower() in AUDIO_SUFFIXES)
+    if not stems:
+        raise AudioInputError(f"--stems {stems_dir} holds no audio file ({', '.join(AUDIO_SUFFIXES)})")
+    seen: dict[str, Path] = {}
+    for stem in stems:
+        if stem.stem in seen:
+            raise AudioInputError(f"stems {seen[stem.stem].name} and {stem.name} would share the output "
+                                  f"{stem.stem}.settings.json; rename one")
+        seen[stem.stem] = stem
+    return stems
+
+
+def check_out_dir(stems: Sequence[Path], stems_dir: Path, out_dir: Path, reference: Path) -> None:
+    """Refuse an output folder that would overwrite an input.
+
+    Raises:
+        AudioInputError: OUTDIR is the stems folder, or an output file is (a link to) a stem or the reference.
+    """
+    if out_dir.resolve() == stems_dir.resolve() or (out_dir.exists() and os.path.samefile(out_dir, stems_dir)):
+        raise AudioInputError(f"--out {out_dir} is the stems folder {stems_dir}: outputs would overwrite the "
+                              f"inputs; choose another folder")
+    inputs = [*stems, reference]
+    for stem in stems:
+        for out in _outputs(out_dir, stem).values():
+            if any(out.resolve() == p.resolve() or (out.exists() and os.path.samefile(out, p)) for p in inputs):
+                raise AudioInputError(f"output {out} would overwrite the input {stem}; choose another --out")
+
+
+def _outputs(out_dir: Path, stem: Path) -> dict[str, Path]:
+    return {"audio": out_dir / stem.name, "settings": out_dir / f"{stem.stem}.settings.json",
+            "plot": out_dir / f"{stem.stem}.png"}
+
+
+def _state_path(out_dir: Path, stem: Path, profile: PluginProfile) -> Path:
+    """VST: an .fxb bank (what DawDreamer's save_state writes); Faust: the DSP with the values as defaults."""
+    return out_dir / (f"{stem.stem}.{profile.name}.dsp" if profile.backend == "faust" else f"{stem.stem}.fxb")
+
+
+def _finished_record(stem: Path, out_dir: Path, run_key: dict) -> dict | None:
+    """The stem's settings record if it was finished by a run with the same options and input; else None."""
+    path = _outputs(out_dir, stem)["settings"]
+    if not path.is_file():
+        return None
+    try:
+        record = json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError) as exc:
+        log.warning("redoing %s: its settings file %s is unreadable (%s)", stem.name, path, exc)
+        return None
+    if record.get("settings_version") != SETTINGS_VERSION or record.get("run") != run_key:
+        log.info("redoing %s: it was made with other options", stem.name)
+        return None
+    if record.get("input_sha256") != _sha256(stem):
+        log.info("redoing %s: the stem changed since it was made", stem.name)
+        return None
+    missing = [f for f in record.get("files", {}).values() if not (out_dir / f).is_file()]
+    if missing:
+        log.info("redoing %s: %s missing", stem.name, ", ".join(missing))
+        return None
+    return record
+
+
+def check_stem(clip: AudioClip) -> None:
+    """Raises AudioInputError for a silent or too short stem (names the level or the length)."""
+    if clip.duration_s < MIN_STEM_S:
+        raise AudioInputError(f"{clip.path} is too short: {clip.duration_s:.3f} s, at least {MIN_STEM_S} s needed")
+    rms = float(np.sqrt(np.mean(np.square(clip.data, dtype=np.float64))))
+    rms_dbfs = 20.0 * math.log10(rms) if rms > 0 else -math.inf
+    if rms_dbfs < SILENCE_DBFS:
+        raise AudioInputError(f"{clip.path} is silent (RMS {rms_dbfs:.1f} dBFS, below {SILENCE_DBFS:.0f} dBFS)")
+
+
+def faust_preset_source(profile: PluginProfile, normalized: dict[str, float]) -> str:
+    """The profile's Faust DSP with each controlled slider's default set to its value: loading it gives the preset.
+
+    Raises:
+        ProfileError: a controlled parameter's slider is not found in the DSP source.
+    """
+    from host.errors import ProfileError
+
+    source = profile.dsp_source()
+    for spec in profile.parameters:
+        label = spec.plugin_name.rsplit("/", 1)[-1]
+        pattern = re.compile(r'((?:h|v)slider\(\s*"' + re.escape(label) + r'"\s*,\s*)([-+0-9.eE]+)')
+        source, count = pattern.subn(lambda m: f"{m.group(1)}{normalized[spec.name]!r}", source)
+        if count != 1:
+            raise ProfileError(f"profile {profile.name!r}: slider {label!r} found {count} times in the DSP source")
+    header = (f"// eqbridge apply preset for profile {profile.name}: the slider defaults below are the applied\n"
+              f"// settings (normalized 0..1), {', '.join(f'{k}={v:.6g}' for k, v in normalized.items())}\n")
+    return header + source
+
+
+def save_plugin_state(host: "PluginHost", path: Path, normalized: dict[str, float]) -> dict:
+    """Write the plugin's own preset (atomically) and describe it for the settings file.
+
+    VST profiles: DawDreamer's ``save_state`` (an .fxb bank chunk a VST2 host loads). Faust: the DSP source
+    with the slider values as defaults (``{"format": "faust-dsp"}`` and the slider paths and values).
+    """
+    profile = host.profile
+    if profile.backend == "faust":
+        with atomic_path(path, suffix=".dsp") as tmp:
+            tmp.write_text(faust_preset_source(profile, normalized))
+        sliders = {p.plugin_name: normalized[p.name] for p in profile.parameters}
+        return {"format": "faust-dsp", "file": path.name, "sliders": sliders}
+    from host.render import _quiet_native_output
+
+    plugin = host._plugin  # PluginHost has no public save_state yet
+    with atomic_path(path, suffix=".fxb") as tmp, _quiet_native_output():
+        plugin.save_state(str(tmp))
+    return {"format": "vst2-fxb (DawDreamer save_state)", "file": path.name}
+
+
+@dataclass(frozen=True)
+class StemJob:
+    """One stem's work, picklable for a spawn worker."""
+
+    stem: Path
+    out_dir: Path
+    reference: Path
+    config: ApplyConfig
+    shared_values: tuple[float, ...] | None = None  # mode "shared": the physical values predicted from the sum
+    shared_checkpoint: str | None = None
+    run_key: dict = field(default_factory=dict)  # stamped into the settings file; a rerun compares it
+
+
+@dataclass(frozen=True)
+class StemResult:
+    name: str
+    status: str                 # "done", "skipped" (finished earlier) or "failed"
+    record: dict | None = None  # the settings file's content
+    error: str | None = None
+    duration_s: float = 0.0     # audio seconds rendered (0 when skipped or failed)
+
+
+def _output_gain_db(peak_dbfs: float, no_clip: bool) -> float:
+    if no_clip and peak_dbfs > NO_CLIP_CEILING_DBFS:
+        return NO_CLIP_CEILING_DBFS - peak_dbfs
+    return 0.0
+
+
+def _dbfs(x: np.ndarray) -> float:
+    peak = float(np.max(np.abs(x))) if x.size else 0.0
+    return 20.0 * math.log10(peak) if peak > 0 else -math.inf
+
+
+class StemApplier:
+    """Does stems' work in one process: one PluginHost per sample rate, the reference read once."""
+
+    def __init__(self, config: ApplyConfig) -> None:
+        self.config = config
+        self.profile = load_profile(config.plugin)
+        self._hosts: dict[int, "PluginHost"] = {}
+        self._references: dict[str, AudioClip] = {}
+
+    def host(self, sample_rate: int) -> "PluginHost":
+        from host.render import PluginHost  # deferred: DawDreamer loads in the worker
+
+        if sample_rate not in self._hosts:
+            self._hosts[sample_rate] = PluginHost(self.profile, sample_rate)
+        return self._hosts[sample_rate]
+
+    def reference(self, path: Path) -> AudioClip:
+        key = str(path)
+        if key not in self._references:
+            self._references[key] = read_audio(path)
+        return self._references[key]
+
+    def run(self, job: StemJob) -> StemResult:
+        try:
+            return self._run(job)
+        except EqbridgeError as exc:
+            log.warning("stem %s failed: %s", job.stem.name, exc)
+            return StemResult(job.stem.name, "failed", error=str(exc))
+
+    def _run(self, job: StemJob) -> StemResult:
+        from host.match import predict_settings, settings_from_values
+        from host.plot import plot_eq_match
+        from host.report import mel_distance_db
+
+        cfg, profile = self.config, self.profile
+        clip = read_audio(job.stem)
+        check_stem(clip)
+        reference = self.reference(job.reference)
+        if job.shared_values is not None:
+            predicted, ckpt = np.asarray(job.shared_values, dtype=np.float64), str(job.shared_checkpoint)
+        else:
+            predicted, ckpt, _ = predict_settings(clip, reference, profile, cfg.checkpoint)
+        values, changes = scale_gains(profile, predicted, cfg.amount_percent, cfg.max_gain_db)
+        host = self.host(clip.sample_rate)
+        settings = settings_from_values(profile, values, host.parameter_indices, ckpt)
+        rendered = host.render(clip.data, values)                      # (channels, samples)
+        raw_peak_dbfs = _dbfs(rendered)
+        gain_db = _output_gain_db(raw_peak_dbfs, cfg.no_clip)
+        if gain_db:
+            rendered = (rendered * 10.0 ** (gain_db / 20.0)).astype(np.float32)
+        peak_dbfs = _dbfs(rendered)
+        fixed_point = clip.subtype in FIXED_POINT_SUBTYPES
+        clipped = int(np.count_nonzero(np.abs(rendered) > 1.0)) if fixed_point else 0
+        outs = _outputs(job.out_dir, job.stem)
+        write_audio_atomic(outs["audio"], rendered, clip.sample_rate, subtype=clip.subtype, format=clip.format)
+        state_path = _state_path(job.out_dir, job.stem, profile)
+        state = save_plugin_state(host, state_path, settings.normalized)
+        after = rendered.mean(axis=0)
+        plot_eq_match(outs["plot"], host.magnitude_response_db(values), clip.sample_rate, before=clip.mono(),
+                      after=after, reference=reference.mono(), reference_rate=reference.sample_rate,
+                      title=f"{profile.display_name}: {job.stem.name} matched to {job.reference.name} "
+                            f"({cfg.amount_percent:g}%)")
+        notes = _notes(changes, raw_peak_dbfs, gain_db, clipped, clip.subtype, cfg)
+        metrics = {
+            "mel_distance_before_db": mel_distance_db(clip.mono(), clip.sample_rate, reference.mono(),
+                                                      reference.sample_rate),
+            "mel_distance_after_db": mel_distance_db(after, clip.sample_rate, reference.mono(), reference.sample_rate),
+            "peak_dbfs": peak_dbfs, "peak_before_output_gain_dbfs": raw_peak_dbfs, "output_gain_db": gain_db,
+            "clipped_samples": clipped,
+        }
+        record = settings.to_json(
+            host.identity, settings_version=SETTINGS_VERSION, run=job.run_key, mode=cfg.mode,
+            amount_percent=cfg.amount_percent, max_gain_db=cfg.max_gain_db, no_clip=cfg.no_clip,
+            units={p.name: p.unit for p in profile.parameters},
+            predicted_values=profile.values_dict(predicted), gain_changes=[vars(c) for c in changes],
+            stem=str(job.stem), input_sha256=_sha256(job.stem), reference=str(job.reference),
+            sample_rate=clip.sample_rate, channels=clip.channels, frames=clip.frames, subtype=clip.subtype,
+            format=clip.format, metrics=metrics, notes=notes, plugin_state=state,
+            files={"audio": outs["audio"].name, "plot": outs["plot"].name, "plugin_state": state_path.name})
+        write_json_atomic(outs["settings"], record)  # last: its presence marks the stem finished
+        return StemResult(job.stem.name, "done", record, duration_s=clip.duration_s)
+
+
+def _notes(changes: Sequence[GainChange], raw_peak_dbfs: float, gain_db: float, clipped: int, subtype: str,
+           cfg: ApplyConfig) -> list[str]:
+    notes = []
+    for c in changes:
+        if c.capped_by_max_gain:
+            notes.append(f"{c.name}: {c.requested_db:+.2f} dB capped at ±{cfg.max_gain_db:g} dB (--max-gain-db)")
+        if c.clipped_to_range:
+            notes.append(f"{c.name}: {c.requested_db:+.2f} dB clipped to the profile's range, applied "
+                         f"{c.applied_db:+.2f} dB")
+    if gain_db:
+        notes.append(f"--no-clip: output gain {gain_db:+.2f} dB (the plugin's output peaked at "
+                     f"{raw_peak_dbfs:+.2f} dBFS)")
+    elif raw_peak_dbfs > 0:
+        what = (f"{clipped} samples clipped at 0 dBFS in the {subtype} file" if clipped
+                else f"the {subtype} file keeps the overs")
+        notes.append(f"peak {raw_peak_dbfs:+.2f} dBFS: {what}; use --no-clip to lower the output gain instead")
+    return notes
+
+
+_WORKER: StemApplier | None = None
+
+
+def _worker_init(config: ApplyConfig, threads: int) -> None:
+    global _WORKER
+    try:
+        import torch
+
+        torch.set_num_threads(threads)
+    except ImportError:
+        pass
+    _WORKER = StemApplier(config)
+
+
+def _worker_run(job: StemJob) -> StemResult:
+    assert _WORKER is not None
+    return _WORKER.run(job)
+
+
+def _sum_of_stems(stems: Sequence[Path]) -> AudioClip:
+    """The mono sum of the readable, non-silent stems at the first one's rate (what a mix bus hears)."""
+    import soxr
+
+    clips = []
+    for stem in stems:
+        try:
+            clip = read_audio(stem)
+            check_stem(clip)
+        except AudioInputError as exc:
+            log.warning("left out of the shared sum: %s", exc)
+            continue
+        clips.append(clip)
+    if not clips:
+        raise AudioInputError("mode shared: no stem is readable and audible, nothing to sum")
+    rate = clips[0].sample_rate
+    monos = [c.mono() if c.sample_rate == rate else soxr.resample(c.mono(), c.sample_rate, rate).astype(np.float32)
+             for c in clips]
+    total = np.zeros(max(len(m) for m in monos), dtype=np.float32)
+    for m in monos:
+        total[:len(m)] += m
+    return AudioClip(total[None, :], rate, "FLOAT", "WAV", Path("sum-of-stems"))
+
+
+@dataclass(frozen=True)
+class ApplySummary:
+    out_dir: Path
+    report: Path
+    results: tuple[StemResult, ...]
+    seconds: float
+    shared_values: dict[str, float] | None = None
+    counts: dict[str, int] = field(default_factory=dict)
+
+
+def apply_stems(reference: Path | str, stems_dir: Path | str, out_dir: Path | str,
+                config: ApplyConfig = ApplyConfig(), workers: int = 1, progress: bool = True) -> ApplySummary:
+    """Match every stem in ``stems_dir`` to ``reference`` through the plugin; write into ``out_dir``.
+
+    Outputs per stem: the audio (same name, format, subtype, rate, channels, length), ``<stem>.settings.json``,
+    the plugin's preset, ``<stem>.png``; and ``report.md`` over all stems. Bad stems (unreadable, silent,
+    too short) are reported and the rest finish; finished stems are skipped on a rerun.
+
+    Raises:
+        AudioInputError: missing folder or reference, an OUTDIR that would overwrite inputs.
+        ApplyOptionError: workers < 1 (other options are checked by :class:`ApplyConfig`).
+        ProfileError / PluginNotFoundError: unknown profile, missing plugin or checkpoint.
+    """
+    if workers < 1:
+        raise ApplyOptionError(f"--workers must be at least 1, got {workers}")
+    reference, stems_dir, out_dir = Path(reference), Path(stems_dir), Path(out_dir)
+    stems = list_stems(stems_dir)
+    check_out_dir(stems, stems_dir, out_dir, reference)
+    profile = load_profile(config.plugin)
+    ref_clip = read_audio(reference)
+    check_stem(ref_clip)
+    start = time.perf_counter()
+    shared_values, shared_ckpt = None, None
+    if config.mode == "shared":
+        from host.match import predict_settings
+
+        values, shared_ckpt, _ = predict_settings(_sum_of_stems(stems), ref_clip, profile, config.checkpoint)
+        shared_values = tuple(float(v) for v in values)
+        log.info("shared settings from the sum of %d stems: %s", len(stems), profile.values_dict(values))
+    run_key = config.run_key() | {"reference_sha256": _sha256(reference)}
+    if shared_values is not None:
+        run_key["shared_values"] = list(shared_values)
+    results: dict[str, StemResult] = {}
+    todo = []
+    for stem in stems:
+        record = _finished_record(stem, out_dir, run_key)
+        if record is not None:
+            results[stem.name] = StemResult(stem.name, "skipped", record)
+        else:
+            todo.append(StemJob(stem, out_dir, reference, config, shared_values, shared_ckpt, run_key))
+    if results:
+        log.info("resuming: %d of %d stems already finished", len(results), len(stems))
+    out_dir.mkdir(parents=True, exist_ok=True)
+    with tqdm(total=len(todo), unit="stem", desc="apply", disable=not progress) as bar:
+        for result in _run_jobs(todo, config, workers):
+            results[result.name] = result
+            bar.update(1)
+    ordered = tuple(results[s.name] for s in stems)
+    report = _write_report(out_dir, reference, config, ordered, profile)
+    counts = {k: sum(r.status == k for r in ordered) for k in ("done", "skipped", "failed")}
+    return ApplySummary(out_dir, report, ordered, time.perf_counter() - start,
+                        profile.values_dict(np.asarray(shared_values)) if shared_values else None, counts)
+
+
+def _run_jobs(todo: Sequence[StemJob], config: ApplyConfig, workers: int) -> Iterator[StemResult]:
+    if not todo:
+        return
+    if workers <= 1 or len(todo) == 1:
+        applier = StemApplier(config)
+        for job in todo:
+            yield applier.run(job)
+        return
+    # spawn: a forked DawDreamer engine is not safe to reuse; each worker builds its own hosts.
+    with ProcessPoolExecutor(min(workers, len(todo)), mp_context=get_context("spawn"), initializer=_worker_init,
+                             initargs=(config, 1)) as pool:
+        for future in as_completed([pool.submit(_worker_run, job) for job in todo]):
+            yield future.result()
+
+
+def _write_report(out_dir: Path, reference: Path, config: ApplyConfig, results: Sequence[StemResult],
+                  profile: PluginProfile) -> Path:
+    from host.report import render_report, write_report
+
+    header = [f"Reference `{reference}`; plugin {profile.display_name} (`{profile.name}`); mode {config.mode}; "
+              f"amount {config.amount_percent:g}%; max gain "
+              f"{'none' if config.max_gain_db is None else f'{config.max_gain_db:g} dB'}; "
+              f"--no-clip {'on' if config.no_clip else 'off'}.",
+              f"{sum(r.status == 'done' for r in results)} rendered, {sum(r.status == 'skipped' for r in results)} "
+              f"finished earlier, {sum(r.status == 'failed' for r in results)} failed."]
+    rows = [(r.name, r.record, r.status, r.error) for r in results]
+    return write_report(out_dir / REPORT, render_report("eqbridge apply", header, rows))
