@@ -65,6 +65,7 @@ def matchering_match(track: np.ndarray, reference: np.ndarray, sample_rate: int,
         AudioInputError: a clip is not mono, too short, or silent.
     """
     mg = _matchering()
+    from matchering.log.exceptions import ModuleError
     x = _checked(track, "track", sample_rate)
     ref = _checked(reference, "reference", sample_rate)
     with tempfile.TemporaryDirectory(prefix="eqbridge-matchering-") as tmp:
@@ -75,7 +76,7 @@ def matchering_match(track: np.ndarray, reference: np.ndarray, sample_rate: int,
         try:
             mg.process(target=str(paths["track"]), reference=str(paths["reference"]), results=[result],
                        config=mg.Config(allow_equality=True, temp_folder=tmp))
-        except mg.log.ModuleError as exc:
+        except ModuleError as exc:
             raise MatcheringError(f"matchering refused the clips: {exc}") from exc
         out, out_rate = sf.read(paths["result"], dtype="float32", always_2d=True)
     mono = out.mean(axis=1)  # Matchering returns stereo: both channels equal for a mono input
