@@ -380,14 +380,12 @@ def _notes(changes: Sequence[GainChange], raw_peak_dbfs: float, gain_db: float, 
 _WORKER: StemApplier | None = None
 
 
-def _worker_init(config: ApplyConfig, threads: int) -> None:
+def _worker_init(config: ApplyConfig, torch_threads: int) -> None:
     global _WORKER
-    try:
+    if config.mode == "per-stem":  # shared mode predicts in the parent: its workers never load torch
         import torch
 
-        torch.set_num_threads(threads)
-    except ImportError:
-        pass
+        torch.set_num_threads(torch_threads)
     _WORKER = StemApplier(config)
 
 
