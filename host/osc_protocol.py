@@ -196,7 +196,7 @@ class ServeConfig:
     allowed_dirs: tuple[Path, ...]       # resolved, absolute
     plugin_indices: tuple[int, ...]      # (P,) the plugin's parameter indices, -1 where unknown
     checkpoint: Path | None = None
-    automation_hop_s: float = 1.0        # spacing of the per-segment predictions behind automation
+    automation_hop_s: float = 2.0        # spacing of the per-segment predictions behind automation
     max_automation_segments: int = 256   # the hop grows on long tracks so a match stays bounded
     midi_dir: Path | None = None         # write <midi_dir>/eqbridge-<request_id>.mid per match
     cc_map: CcMap | None = None          # needed with midi_dir or a live MIDI output
@@ -256,36 +256,57 @@ def _frames(audio: np.ndarray) -> int:
     return int(audio.shape[0])
 
 
-def match_audio(config: ServeConfig, request_id: int, track: np.ndarray, reference: np.ndarray,
-                sample_rate: int) -> MatchResult:
-    """Predict settings for the whole track and per segment for automation.
+def predict_settings(config: ServeConfig, request_id: int, track: np.ndarray, reference: np.ndarray,
+                     sample_rate: int) -> tuple[dict[str, float], tuple[float, ...]]:
+    """Whole-track settings: (name -> physical value in profile order, (P,) plugin-normalized values).
 
     ``track`` and ``reference`` are (samples,) or (samples, channels) float arrays at ``sample_rate``.
     Raises AudioInputError (silent, too short, NaN...) and ProfileError from the model.
     """
-    from model import predict, predict_segments
+    from model import predict
 
-    duration_s = _frames(track) / sample_rate
     prediction = predict(track, reference, sample_rate, config.profile, config.checkpoint)
     values = {name: float(prediction.values[name]) for name in config.profile.parameter_names}
     norms = config.profile.to_norm([values[n] for n in config.profile.parameter_names])  # (P,)
+    return values, tuple(float(n) for n in norms)
+
+
+def predict_automation(config: ServeConfig, track: np.ndarray, reference: np.ndarray,
+                       sample_rate: int) -> tuple[AutomationLane, ...]:
+    """Automation lanes over the whole track from per-segment predictions (raises as predict_settings)."""
+    from model import predict_segments
+
+    duration_s = _frames(track) / sample_rate
     hop_s = max(config.automation_hop_s, duration_s / config.max_automation_segments)
     segments = predict_segments(track, reference, sample_rate, config.profile, config.checkpoint, hop_s=hop_s)
-    lanes = automation_lanes(segments.times_s, segments.values, segments.segment_s, duration_s,
-                             config.profile, config.plugin_indices)
-    return MatchResult(request_id, values, tuple(float(n) for n in norms), lanes)
+    return automation_lanes(segments.times_s, segments.values, segments.segment_s, duration_s,
+                            config.profile, config.plugin_indices)
+
+
+def match_audio(config: ServeConfig, request_id: int, track: np.ndarray, reference: np.ndarray,
+                sample_rate: int) -> MatchResult:
+    """Settings and automation of one match (see :func:`predict_settings`, :func:`predict_automation`)."""
+    values, norms = predict_settings(config, request_id, track, reference, sample_rate)
+    return MatchResult(request_id, values, norms, predict_automation(config, track, reference, sample_rate))
+
+
+def settings_replies(config: ServeConfig, request_id: int, values: dict[str, float],
+                     norms: Sequence[float]) -> Packet:
+    """One bundle: ``/eqbridge/settings`` and ``/eqbridge/normalized``."""
+    return bundle([settings_message(request_id, values),
+                   normalized_message(request_id, config.profile.parameter_names, config.plugin_indices, norms)])
+
+
+def automation_replies(request_id: int, lanes: Sequence[AutomationLane]) -> list[Packet]:
+    """Bundle(s) of ``/eqbridge/automation`` messages, one message per parameter."""
+    return pack_bundles([automation_message(request_id, lane) for lane in lanes])
 
 
 def match_replies(config: ServeConfig, result: MatchResult) -> list[Packet]:
     """The replies of a successful match, in order: a bundle of settings + normalized, bundle(s) of
     automation (one message per parameter), then done."""
-    names = config.profile.parameter_names
-    packets: list[Packet] = [bundle([settings_message(result.request_id, result.values),
-                                     normalized_message(result.request_id, names, config.plugin_indices,
-                                                        result.norms)])]
-    packets += pack_bundles([automation_message(result.request_id, lane) for lane in result.lanes])
-    packets.append(done_message(result.request_id))
-    return packets
+    return ([settings_replies(config, result.request_id, result.values, result.norms)]
+            + automation_replies(result.request_id, result.lanes) + [done_message(result.request_id)])
 
 
 # ----------------------------------------------------------------------------- handlers
@@ -351,13 +372,17 @@ def run_match(ctx: HandlerContext, client: ClientAddress, request_id: int,
     """Worker-side body of a match: load audio, predict, write MIDI, reply; errors become replies."""
     try:
         track, reference, sample_rate = load()
-        result = match_audio(ctx.config, request_id, track, reference, sample_rate)
+        values, norms = predict_settings(ctx.config, request_id, track, reference, sample_rate)
+        ctx.send(client, settings_replies(ctx.config, request_id, values, norms))  # before the slower automation
+        lanes = predict_automation(ctx.config, track, reference, sample_rate)
+        for packet in automation_replies(request_id, lanes):
+            ctx.send(client, packet)
+        result = MatchResult(request_id, values, norms, lanes)
         if ctx.config.midi_dir is not None and ctx.config.cc_map is not None:
             path = ctx.config.midi_dir / f"eqbridge-{request_id}.mid"
             write_midi_file(result.lanes, ctx.config.cc_map, path, track_name=f"eqbridge {request_id}")
             log.info("request %d: wrote %s", request_id, path)
-        for packet in match_replies(ctx.config, result):
-            ctx.send(client, packet)
+        ctx.send(client, done_message(request_id))
         if ctx.on_match is not None:
             ctx.on_match(result)
     except EqbridgeError as exc:

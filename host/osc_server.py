@@ -317,7 +317,7 @@ class ServeOptions:
     workers: int = 1
     max_queued: int = 8
     limits: ClipLimits = ClipLimits()
-    automation_hop_s: float = 1.0
+    automation_hop_s: float = 2.0
 
 
 def plugin_indices(profile: PluginProfile) -> tuple[int, ...]:

@@ -1,0 +1,227 @@
+"""The OSC address map without sockets: handlers driven through the dispatcher with a reply list."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+from pythonosc.osc_bundle import OscBundle
+from pythonosc.osc_message import OscMessage
+from pythonosc.osc_message_builder import build_msg
+
+from host.automation import AutomationLane
+from host.errors import OscRequestError
+from host.osc_protocol import (AUTOMATION, CLIP_MISSING, DONE, ERROR, NORMALIZED, PONG, SETTINGS, HandlerContext,
+                               MatchResult, ServeConfig, build_dispatcher, check_args, dispatch_datagram,
+                               match_replies, pack_bundles, automation_message)
+from host.osc_server import ClipAssembler, ClipLimits
+from host.profiles import load_profile
+
+CLIENT = ("127.0.0.1", 50000)
+
+
+class Harness:
+    """A dispatcher bound to a context whose replies land in a list and whose work is only recorded."""
+
+    def __init__(self, allowed: Path, limits: ClipLimits = ClipLimits(), clock=None) -> None:
+        profile = load_profile("faust-peq")
+        self.config = ServeConfig(profile=profile, allowed_dirs=(allowed.resolve(),),
+                                  plugin_indices=tuple(range(profile.n_params)))
+        self.sent: list[tuple[tuple[str, int], object]] = []
+        self.jobs: list[tuple[int, object]] = []
+        self.clips = ClipAssembler(limits, clock=clock) if clock else ClipAssembler(limits)
+        self.ctx = HandlerContext(config=self.config, clips=self.clips,
+                                  send=lambda client, packet: self.sent.append((client, packet)),
+                                  submit=lambda rid, work: self.jobs.append((rid, work)))
+        self.dispatcher = build_dispatcher(self.ctx)
+
+    def send(self, address: str, *args, client=CLIENT) -> None:
+        dispatch_datagram(self.dispatcher, self.ctx, build_msg(address, list(args)).dgram, client)
+
+    def send_raw(self, data: bytes) -> None:
+        dispatch_datagram(self.dispatcher, self.ctx, data, CLIENT)
+
+    def messages(self) -> list[OscMessage]:
+        out = []
+        for _, packet in self.sent:
+            out += [c for c in packet] if isinstance(packet, OscBundle) else [packet]
+        return out
+
+    def errors(self) -> list[tuple[int, str]]:
+        return [tuple(m.params) for m in self.messages() if m.address == ERROR]
+
+
+@pytest.fixture
+def allowed(tmp_path: Path) -> Path:
+    d = tmp_path / "bounces"
+    d.mkdir()
+    (d / "track.wav").write_bytes(b"not audio, but a file")
+    (d / "ref.wav").write_bytes(b"x")
+    return d
+
+
+def test_check_args_accepts_required_and_optional_and_names_what_came() -> None:
+    assert check_args("/a", [1, "x", "y"], "iss", "f") == (1, "x", "y")
+    assert check_args("/a", [1, "x", "y", 2], "iss", "f") == (1, "x", "y", 2.0)  # an int is a fine float
+    with pytest.raises(OscRequestError, match=r"takes ,iss\[f\].*got ,isi") as info:
+        check_args("/a", [7, "x", 3], "iss", "f")
+    assert info.value.request_id == 7
+    with pytest.raises(OscRequestError) as info:
+        check_args("/a", ["x", "y", "z"], "iss")
+    assert info.value.request_id == -1
+    with pytest.raises(OscRequestError):
+        check_args("/a", [1, "x", "y", 1.0, 2.0], "iss", "f")
+    with pytest.raises(OscRequestError):
+        check_args("/a", [True, "x", "y"], "iss")
+
+
+def test_ping_pong_and_unknown_address(allowed: Path) -> None:
+    h = Harness(allowed)
+    h.send("/eqbridge/ping")
+    h.send("/eqbridge/nope", 5)
+    h.send("/other")
+    msgs = h.messages()
+    assert msgs[0].address == PONG
+    assert h.errors()[0][0] == 5 and "unknown address '/eqbridge/nope'" in h.errors()[0][1]
+    assert h.errors()[1][0] == -1
+
+
+def test_garbage_and_patterns_answer_errors(allowed: Path) -> None:
+    h = Harness(allowed)
+    h.send_raw(b"\x00\x01garbage")
+    h.send_raw(b"/eqbridge/ping\x00\x00,\xff\xfe\x00")  # bad type tag
+    h.send("/eqbridge/*", 1)  # a pattern fanning out to every handler is refused
+    assert len(h.errors()) == 3
+    assert [e[0] for e in h.errors()] == [-1, -1, 1]
+    assert not h.jobs
+
+
+def test_match_validates_types_paths_and_files(allowed: Path, tmp_path: Path) -> None:
+    outside = tmp_path / "secret.wav"
+    outside.write_bytes(b"x")
+    os.symlink(outside, allowed / "link.wav")
+    h = Harness(allowed)
+    track, ref = str(allowed / "track.wav"), str(allowed / "ref.wav")
+    h.send("/eqbridge/match", 1, track)                               # too few
+    h.send("/eqbridge/match", 2, track, 3)                            # wrong type
+    h.send("/eqbridge/match", 3, str(outside), ref)                   # outside
+    h.send("/eqbridge/match", 4, str(allowed / ".." / "secret.wav"), ref)  # '..' escape
+    h.send("/eqbridge/match", 5, str(allowed / "link.wav"), ref)      # symlink escape
+    h.send("/eqbridge/match", 6, str(allowed / "missing.wav"), ref)   # missing
+    h.send("/eqbridge/match", 7, "track.wav", ref)                    # relative
+    h.send("/eqbridge/match", 8, track, ref, "fast")                  # bad refine type
+    h.send("/eqbridge/match", 9, track, ref, -1.0)                    # bad refine value
+    errors = dict(h.errors())
+    assert sorted(errors) == list(range(1, 10)) and len(h.errors()) == 9
+    assert "outside the allowed" in errors[3] and "outside the allowed" in errors[4]
+    assert "outside the allowed" in errors[5] and "does not exist" in errors[6] and "absolute" in errors[7]
+    assert not h.jobs
+    h.send("/eqbridge/match", 10, track, ref, 2.5)
+    assert [rid for rid, _ in h.jobs] == [10]
+
+
+def _send_clip(h: Harness, rid: int, role: str, audio: np.ndarray, chunk_frames: int = 1000,
+               skip: tuple[int, ...] = (), repeat: tuple[int, ...] = ()) -> int:
+    data = audio.astype("<f4").tobytes()
+    step = chunk_frames * 4
+    chunks = [data[i:i + step] for i in range(0, len(data), step)]
+    h.send("/eqbridge/clip/begin", rid, role, 44100, 1, len(audio))
+    for seq, blob in enumerate(chunks):
+        if seq not in skip:
+            h.send("/eqbridge/clip/chunk", rid, seq, blob)
+        if seq in repeat:
+            h.send("/eqbridge/clip/chunk", rid, seq, blob)
+    h.send("/eqbridge/clip/end", rid, len(chunks))
+    return len(chunks)
+
+
+def test_clip_transfer_reassembles_exactly(allowed: Path) -> None:
+    h = Harness(allowed)
+    rng = np.random.default_rng(0)
+    track, ref = rng.standard_normal(5500).astype(np.float32), rng.standard_normal(3000).astype(np.float32)
+    _send_clip(h, 3, "track", track)
+    _send_clip(h, 3, "reference", ref)
+    assert h.errors() == []
+    got_track, got_ref, rate = h.clips.take(CLIENT, 3)
+    assert rate == 44100 and np.array_equal(got_track, track) and np.array_equal(got_ref, ref)
+    with pytest.raises(OscRequestError, match="no clip transfer open"):
+        h.clips.take(CLIENT, 3)
+
+
+def test_missing_chunk_is_reported_and_can_be_resent(allowed: Path) -> None:
+    h = Harness(allowed)
+    audio = np.arange(5000, dtype=np.float32)
+    n = _send_clip(h, 4, "track", audio, skip=(2,))
+    missing = [m for m in h.messages() if m.address == CLIP_MISSING]
+    assert [tuple(m.params) for m in missing] == [(4, "track", 2)]
+    assert h.errors()[0][0] == 4 and "1 of 5 chunks missing (2)" in h.errors()[0][1]
+    h.send("/eqbridge/clip/chunk", 4, 2, audio[2000:3000].astype("<f4").tobytes())
+    h.send("/eqbridge/clip/end", 4, n)
+    assert len(h.errors()) == 1
+    h.send("/eqbridge/match_clips", 4)  # the reference never came
+    assert "not complete" in h.errors()[-1][1]
+
+
+def test_duplicate_chunk_rejects_the_request(allowed: Path) -> None:
+    h = Harness(allowed)
+    _send_clip(h, 5, "track", np.ones(5000, np.float32), repeat=(1,))
+    errors = h.errors()
+    assert errors[0] == (5, "clip 'track': duplicated chunk 1; the request is rejected, start it again")
+    assert all(e[0] == 5 and "rejected earlier" in e[1] for e in errors[1:])
+    h.send("/eqbridge/match_clips", 5)
+    assert "rejected earlier" in h.errors()[-1][1] and not h.jobs
+
+
+def test_clip_limits(allowed: Path) -> None:
+    now = [0.0]
+    h = Harness(allowed, ClipLimits(max_clip_s=2.0, max_requests=2, max_bytes=4 * 44100 * 3, ttl_s=10.0),
+                clock=lambda: now[0])
+    h.send("/eqbridge/clip/begin", 1, "track", 44100, 1, 44100 * 3)     # too long
+    h.send("/eqbridge/clip/begin", 2, "drums", 44100, 1, 100)           # bad role
+    h.send("/eqbridge/clip/begin", 3, "track", 1000, 1, 100)            # bad rate
+    h.send("/eqbridge/clip/begin", 4, "track", 44100, 9, 100)           # bad channels
+    h.send("/eqbridge/clip/chunk", 99, 0, b"\x00" * 8)                  # never begun
+    assert [e[0] for e in h.errors()] == [1, 2, 3, 4, 99]
+    assert "longer than the 2 s limit" in h.errors()[0][1]
+    h.send("/eqbridge/clip/begin", 10, "track", 44100, 1, 44100 * 2)
+    h.send("/eqbridge/clip/begin", 11, "track", 44100, 1, 44100 // 2)
+    h.send("/eqbridge/clip/begin", 11, "reference", 44100, 1, 44100 // 2)  # memory: 3 s of 3 s budget
+    h.send("/eqbridge/clip/begin", 12, "track", 44100, 1, 100)           # a third request
+    assert h.errors()[-1][0] == 12 and "server busy" in h.errors()[-1][1]
+    h.send("/eqbridge/clip/begin", 10, "reference", 44100, 1, 100)      # over the byte budget
+    assert h.errors()[-1][0] == 10 and "memory limit" in h.errors()[-1][1]
+    h.send("/eqbridge/clip/chunk", 11, 0, b"\x00" * 6)                   # not float32-sized
+    assert h.errors()[-1][0] == 11 and "bytes of float32" in h.errors()[-1][1]
+    now[0] = 11.0
+    assert h.clips.expire() == 2 and h.clips.open_requests() == 0 and h.clips.held_bytes() == 0
+
+
+def test_match_replies_bundle_settings_then_automation_then_done(allowed: Path) -> None:
+    h = Harness(allowed)
+    profile = h.config.profile
+    values = dict(zip(profile.parameter_names, profile.default_values()))
+    lanes = tuple(AutomationLane(n, i, (0.0, 1.5, 8.0), (0.1, 0.2, 0.3))
+                  for i, n in enumerate(profile.parameter_names))
+    result = MatchResult(12, values, tuple(profile.to_norm(list(values.values()))), lanes)
+    packets = match_replies(h.config, result)
+    assert isinstance(packets[0], OscBundle) and isinstance(packets[-1], OscMessage)
+    first = list(packets[0])
+    assert [m.address for m in first] == [SETTINGS, NORMALIZED]
+    assert first[0].params[0] == 12 and first[0].params[1::2] == list(profile.parameter_names)
+    assert first[1].params[4:7] == ["low_freq_hz", 1, pytest.approx(float(profile.to_norm(
+        profile.default_values())[1]), rel=1e-6)]
+    automation = [m for p in packets[1:-1] for m in p]
+    assert [m.params[1] for m in automation] == list(profile.parameter_names)
+    assert all(m.address == AUTOMATION for m in automation)
+    assert automation[0].params[2:] == pytest.approx([0.0, 0.1, 1.5, 0.2, 8.0, 0.3], rel=1e-6)
+    assert packets[-1].address == DONE and packets[-1].params == [12]
+
+
+def test_pack_bundles_respects_the_size_limit() -> None:
+    lane = AutomationLane("x", 0, tuple(float(t) for t in range(200)), tuple(0.5 for _ in range(200)))
+    msgs = [automation_message(1, lane) for _ in range(10)]  # ~1.6 KB each
+    packets = pack_bundles(msgs, max_bytes=4096)
+    assert sum(len(list(p)) for p in packets) == 10
+    assert all(len(p.dgram) <= 4096 for p in packets)

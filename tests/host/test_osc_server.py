@@ -1,0 +1,340 @@
+"""The real OSC server in a subprocess on 127.0.0.1, driven over UDP with python-osc.
+
+The model checkpoint is presets/checkpoints/faust-peq.pt, or the file EQBRIDGE_TEST_CHECKPOINT names.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import mido
+import numpy as np
+import pytest
+import soundfile as sf
+from pythonosc.osc_message import OscMessage
+from pythonosc.osc_message_builder import build_msg
+from pythonosc.osc_packet import OscPacket
+
+from host.profiles import PRESETS_DIR, load_profile
+from model import predict
+
+ROOT = Path(__file__).resolve().parents[2]
+AUDIO = ROOT / "examples" / "audio"
+CHECKPOINT = Path(os.environ.get("EQBRIDGE_TEST_CHECKPOINT", PRESETS_DIR / "checkpoints" / "faust-peq.pt"))
+PROFILE = load_profile("faust-peq")
+CHUNK_FRAMES = 2048  # 8 KB of float32 mono per chunk
+TIMEOUT_S = 30.0
+
+pytestmark = pytest.mark.skipif(not CHECKPOINT.exists(), reason=f"no model checkpoint at {CHECKPOINT}")
+
+
+class Client:
+    """A DAW stand-in: one UDP socket that sends requests and receives the replies."""
+
+    def __init__(self, server_port: int, sock: socket.socket | None = None) -> None:
+        self.server = ("127.0.0.1", server_port)
+        self.sock = sock or socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 * 1024 * 1024)  # room for 1,000 error replies
+        if sock is None:
+            self.sock.bind(("127.0.0.1", 0))
+        self.sock.settimeout(TIMEOUT_S)
+
+    @property
+    def port(self) -> int:
+        return self.sock.getsockname()[1]
+
+    def send(self, address: str, *args) -> None:
+        self.sock.sendto(build_msg(address, list(args)).dgram, self.server)
+
+    def send_raw(self, data: bytes) -> None:
+        self.sock.sendto(data, self.server)
+
+    def receive(self) -> list[OscMessage]:
+        data, _ = self.sock.recvfrom(65536)
+        return [timed.message for timed in OscPacket(data).messages]
+
+    def until(self, predicate) -> list[OscMessage]:
+        """Every message received up to and including the first one matching ``predicate``."""
+        got: list[OscMessage] = []
+        while True:
+            for msg in self.receive():
+                got.append(msg)
+                if predicate(msg):
+                    return got
+
+    def until_done(self, request_id: int) -> list[OscMessage]:
+        return self.until(lambda m: m.address in ("/eqbridge/done", "/eqbridge/error") and m.params[0] == request_id)
+
+    def until_all_done(self, request_ids: set[int]) -> list[OscMessage]:
+        got: list[OscMessage] = []
+        left = set(request_ids)
+        while left:
+            for msg in self.receive():
+                got.append(msg)
+                if msg.address in ("/eqbridge/done", "/eqbridge/error"):
+                    left.discard(msg.params[0])
+        return got
+
+    def ping(self) -> None:
+        self.send("/eqbridge/ping")
+        self.until(lambda m: m.address == "/eqbridge/pong")
+
+    def send_clip(self, request_id: int, role: str, audio: np.ndarray, sample_rate: int,
+                  skip: tuple[int, ...] = (), repeat: tuple[int, ...] = ()) -> int:
+        data = np.ascontiguousarray(audio, dtype="<f4").tobytes()
+        step = CHUNK_FRAMES * 4
+        chunks = [data[i:i + step] for i in range(0, len(data), step)]
+        self.send("/eqbridge/clip/begin", request_id, role, sample_rate, 1, len(audio))
+        for seq, blob in enumerate(chunks):
+            if seq not in skip:
+                self.send("/eqbridge/clip/chunk", request_id, seq, blob)
+            if seq in repeat:
+                self.send("/eqbridge/clip/chunk", request_id, seq, blob)
+            if seq % 16 == 15:
+                self.ping()  # flow control: the server has handled everything sent before the pong
+        self.send("/eqbridge/clip/end", request_id, len(chunks))
+        return len(chunks)
+
+
+def _launch(allow_dir: Path, reply_port: int, *extra: str) -> subprocess.Popen:
+    cmd = [sys.executable, "-m", "host.commands.serve", "--port", "0", "--reply-port", str(reply_port),
+           "--allow-dir", str(allow_dir), "--checkpoint", str(CHECKPOINT), "--clip-timeout-seconds", "5", *extra]
+    return subprocess.Popen(cmd, cwd=ROOT, stderr=subprocess.PIPE, text=True)
+
+
+def _wait_ready(proc: subprocess.Popen) -> int:
+    """The port from the server's 'ready' log line; the rest of its log is drained in the background."""
+    lines: list[str] = []
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        line = proc.stderr.readline()
+        if not line:
+            break
+        lines.append(line)
+        found = re.search(r"eqbridge serve ready port=(\d+)", line)
+        if found:
+            threading.Thread(target=lambda: [None for _ in proc.stderr], daemon=True).start()
+            return int(found.group(1))
+    proc.kill()
+    raise RuntimeError("server did not start:\n" + "".join(lines))
+
+
+def _stop(proc: subprocess.Popen) -> None:
+    proc.terminate()
+    try:
+        proc.wait(10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+
+
+@pytest.fixture(scope="module")
+def bounce_dir(tmp_path_factory) -> Path:
+    d = tmp_path_factory.mktemp("bounces")
+    for name in ("track.flac", "reference.flac"):
+        shutil.copy(AUDIO / name, d / name)
+    sf.write(d / "silence.wav", np.zeros(44100 * 4, np.float32), 44100)
+    (d / "broken.wav").write_bytes(b"RIFF....WAVEfmt garbage")
+    track, rate = sf.read(AUDIO / "track.flac", dtype="float32")
+    sf.write(d / "track_quiet.wav", 0.3 * track[::-1], rate)  # another track for the concurrency test
+    return d
+
+
+@pytest.fixture(scope="module")
+def servers(bounce_dir: Path, tmp_path_factory):
+    """Two servers started side by side: (client of a server replying to a fixed --reply-port, its MIDI
+    dir) and the port of a server started with --reply-port 0 (replies to each sender's own port)."""
+    reply = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    reply.bind(("127.0.0.1", 0))
+    midi_dir = tmp_path_factory.mktemp("midi")
+    fixed = _launch(bounce_dir, reply.getsockname()[1], "--midi-dir", str(midi_dir))
+    own = _launch(bounce_dir, 0, "--workers", "2")
+    try:
+        yield (Client(_wait_ready(fixed), reply), midi_dir), _wait_ready(own)
+    finally:
+        _stop(fixed)
+        _stop(own)
+
+
+@pytest.fixture(scope="module")
+def server(servers):
+    return servers[0]
+
+
+@pytest.fixture(scope="module")
+def sender_port_server(servers) -> int:
+    return servers[1]
+
+
+def _settings(msgs: list[OscMessage]) -> dict[str, float]:
+    (msg,) = [m for m in msgs if m.address == "/eqbridge/settings"]
+    return dict(zip(msg.params[1::2], msg.params[2::2]))
+
+
+def test_match_files_happy_path(server, bounce_dir: Path) -> None:
+    client, midi_dir = server
+    client.send("/eqbridge/match", 21, str(bounce_dir / "track.flac"), str(bounce_dir / "reference.flac"), 1.5)
+    msgs = client.until_done(21)
+    assert msgs[-1].address == "/eqbridge/done", msgs[-1].params
+    settings = _settings(msgs)
+    assert tuple(settings) == PROFILE.parameter_names
+    (normalized,) = [m for m in msgs if m.address == "/eqbridge/normalized"]
+    names, indices, norms = normalized.params[1::3], normalized.params[2::3], normalized.params[3::3]
+    assert tuple(names) == PROFILE.parameter_names
+    assert sorted(indices) == list(range(PROFILE.n_params))  # the Faust plugin's own indices, resolved once
+    expected = PROFILE.to_norm([settings[n] for n in PROFILE.parameter_names])
+    np.testing.assert_allclose(norms, expected, rtol=1e-5, atol=1e-6)
+    lanes = {m.params[1]: m.params[2:] for m in msgs if m.address == "/eqbridge/automation"}
+    assert tuple(lanes) == PROFILE.parameter_names
+    duration_s = sf.info(str(bounce_dir / "track.flac")).duration
+    for name, points in lanes.items():
+        times, values = np.array(points[0::2]), np.array(points[1::2])
+        assert len(times) >= 2 and np.all(np.diff(times) > 0), name
+        assert times[0] == 0.0 and times[-1] == pytest.approx(duration_s, abs=1e-3), name
+        assert np.all((values >= 0) & (values <= 1)), name
+    midi = mido.MidiFile(midi_dir / "eqbridge-21.mid")
+    ccs = {m.control for m in midi.tracks[0] if m.type == "control_change"}
+    assert ccs == set(range(20, 30))
+    assert not [p for p in midi_dir.iterdir() if p.suffix != ".mid"]  # no temporary file left behind
+
+
+def test_every_bad_request_is_answered_with_an_error(server, bounce_dir: Path, tmp_path: Path) -> None:
+    client, _ = server
+    outside = tmp_path / "outside.flac"
+    shutil.copy(AUDIO / "track.flac", outside)
+    ref = str(bounce_dir / "reference.flac")
+    cases = {
+        31: ("/eqbridge/match", 31, str(bounce_dir / "nope.flac"), ref),              # missing file
+        32: ("/eqbridge/match", 32, str(outside), ref),                               # outside
+        33: ("/eqbridge/match", 33, str(bounce_dir / ".." / outside.parent.name / outside.name), ref),
+        34: ("/eqbridge/match", 34, str(bounce_dir / "broken.wav"), ref),             # unreadable audio
+        35: ("/eqbridge/match", 35, str(bounce_dir / "silence.wav"), ref),            # silence
+        36: ("/eqbridge/match", 36, 5, ref),                                          # wrong types
+        37: ("/eqbridge/nonsense", 37),                                               # unknown address
+        38: ("/eqbridge/clip/begin", 38, "track", 44100, 1, 44100 * 3600),          # oversized clip
+        39: ("/eqbridge/clip/chunk", 39, 0, b"\x00\x00\x00\x00"),                    # no begin
+        40: ("/eqbridge/match_clips", 40),                                            # nothing sent
+    }
+    for args in cases.values():
+        client.send(*args)
+    want = {31: "does not exist", 32: "outside the allowed", 33: "outside the allowed", 34: "cannot read",
+            35: "silent", 36: "takes ,iss", 37: "unknown address", 38: "longer than", 39: "no clip transfer",
+            40: "no clip transfer"}
+    got = {}
+    while len(got) < len(cases):
+        for m in client.receive():
+            assert m.address == "/eqbridge/error", m.address
+            got[m.params[0]] = m.params[1]
+    for rid, text in want.items():
+        assert text in got[rid], (rid, got[rid])
+    client.send("/eqbridge/match", "not-an-id")
+    (msg,) = client.receive()
+    assert msg.address == "/eqbridge/error" and msg.params[0] == -1
+    client.ping()
+
+
+def test_garbage_datagrams_then_ping(server) -> None:
+    client, _ = server
+    rng = np.random.default_rng(1)
+    for i in range(1000):
+        data = bytes(rng.integers(0, 256, int(rng.integers(1, 300)), dtype=np.uint8))
+        client.send_raw((b"/eqbridge/match\x00,is\x00" if i % 4 == 0 else b"") + data)
+        if i % 50 == 49:
+            time.sleep(0.002)  # stay under the socket buffer: this tests the parser, not packet loss
+    deadline = time.monotonic() + TIMEOUT_S
+    client.send("/eqbridge/ping")
+    errors = 0
+    while time.monotonic() < deadline:
+        msgs = client.receive()
+        errors += sum(m.address == "/eqbridge/error" for m in msgs)
+        if any(m.address == "/eqbridge/pong" for m in msgs):
+            break
+    else:
+        pytest.fail("no pong after garbage")
+    assert errors > 900  # nearly every datagram answered (UDP may drop a few on a busy machine)
+
+
+def test_clip_transfer_matches_like_the_files(server, bounce_dir: Path) -> None:
+    client, _ = server
+    track, rate = sf.read(bounce_dir / "track.flac", dtype="float32")
+    reference, _ = sf.read(bounce_dir / "reference.flac", dtype="float32")
+    client.send_clip(50, "track", track, rate)
+    client.send_clip(50, "reference", reference, rate)
+    client.send("/eqbridge/match_clips", 50)
+    clip_msgs = client.until_done(50)
+    client.send("/eqbridge/match", 51, str(bounce_dir / "track.flac"), str(bounce_dir / "reference.flac"))
+    file_msgs = client.until_done(51)
+    assert clip_msgs[-1].address == "/eqbridge/done", clip_msgs[-1].params
+    assert _settings(clip_msgs) == _settings(file_msgs)
+
+
+def test_dropped_and_duplicated_chunks_are_reported(server, bounce_dir: Path) -> None:
+    client, _ = server
+    track, rate = sf.read(bounce_dir / "track.flac", dtype="float32")
+    n = client.send_clip(60, "track", track, rate, skip=(5,))
+    msgs = client.until(lambda m: m.address == "/eqbridge/error" and m.params[0] == 60)
+    missing = [m for m in msgs if m.address == "/eqbridge/clip/missing"]
+    assert [m.params for m in missing] == [[60, "track", 5]]
+    assert f"1 of {n} chunks missing (5)" in msgs[-1].params[1]
+    client.send("/eqbridge/match_clips", 60)  # never zero-filled: the clip stays incomplete
+    msg = client.until(lambda m: m.address == "/eqbridge/error" and m.params[0] == 60)[-1]
+    assert "not complete" in msg.params[1]
+
+    client.send_clip(61, "track", track, rate, repeat=(3,))
+    msg = client.until(lambda m: m.address == "/eqbridge/error" and m.params[0] == 61)[-1]
+    assert "duplicated chunk 3" in msg.params[1]
+    client.send("/eqbridge/match_clips", 61)
+    msg = client.until(lambda m: m.address == "/eqbridge/error" and m.params[0] == 61
+                       and "rejected earlier" in m.params[1])[-1]
+    client.ping()
+
+
+def test_ping_is_answered_while_a_match_runs(server, bounce_dir: Path) -> None:
+    client, _ = server
+    client.send("/eqbridge/match", 70, str(bounce_dir / "track.flac"), str(bounce_dir / "reference.flac"))
+    start = time.perf_counter()
+    client.send("/eqbridge/ping")
+    msgs = client.until(lambda m: m.address in ("/eqbridge/pong", "/eqbridge/done"))
+    pong_s = time.perf_counter() - start
+    assert msgs[-1].address == "/eqbridge/pong", "the match finished before the ping was answered"
+    assert pong_s < 0.5
+    client.until_done(70)
+
+
+def test_two_clients_get_their_own_replies(sender_port_server: int, bounce_dir: Path) -> None:
+    pairs = {"a": ("track.flac", 100), "b": ("track_quiet.wav", 200)}
+    results: dict[str, list[OscMessage]] = {}
+
+    def run(key: str) -> None:
+        name, base = pairs[key]
+        client = Client(sender_port_server)
+        for rid in (base, base + 1):
+            client.send("/eqbridge/match", rid, str(bounce_dir / name), str(bounce_dir / "reference.flac"))
+        results[key] = client.until_all_done({base, base + 1})
+
+    threads = [threading.Thread(target=run, args=(k,)) for k in pairs]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(2 * TIMEOUT_S)
+    assert set(results) == {"a", "b"}
+    for key, (name, base) in pairs.items():
+        ids = {m.params[0] for m in results[key]}
+        assert ids == {base, base + 1}, (key, ids)  # nothing of the other client's requests
+        batches = [[m for m in results[key] if m.params[0] == rid] for rid in (base, base + 1)]
+        assert [len(b) for b in batches] == [3 + PROFILE.n_params] * 2  # settings, normalized, P lanes, done
+        assert all(batch[-1].address == "/eqbridge/done" for batch in batches)
+        track, rate = sf.read(bounce_dir / name, dtype="float32")
+        reference, _ = sf.read(bounce_dir / "reference.flac", dtype="float32")
+        expected = predict(track, reference, rate, PROFILE, CHECKPOINT).values  # in this process
+        for batch in batches:
+            got = _settings(batch)
+            np.testing.assert_allclose([got[n] for n in PROFILE.parameter_names],
+                                       [expected[n] for n in PROFILE.parameter_names], rtol=1e-6)
