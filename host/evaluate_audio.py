@@ -1,0 +1,207 @@
+"""Audio-domain evaluation: render each method's predicted settings through the real plugin and compare
+the result with the target ``y`` (mel distance, MR-STFT distance, LUFS error).
+
+Methods: "no-op" (the input unchanged), each given set of predicted settings (method name -> (rows, P)
+physical values, in the split's manifest order), "dsp-eq-match" (:mod:`host.eqmatch`, fitted here from
+(x, ref)) and "matchering" (:mod:`host.matchering_baseline`; its output audio is compared directly).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Mapping
+
+import numpy as np
+from tqdm import tqdm
+
+from host.dataset import SPLITS, load_manifest, write_json_atomic
+from host.eqmatch import fit_eq_match
+from host.errors import DatasetError, ProfileError
+from host.metrics import lufs_error_db, mel_distance, mrstft_distance
+from host.profiles import PluginProfile, load_profile
+
+log = logging.getLogger(__name__)
+
+NO_OP = "no-op"
+DSP_EQ_MATCH = "dsp-eq-match"
+MATCHERING = "matchering"
+METRICS = ("mel_distance", "mrstft_distance", "lufs_error_db")
+REPORT_MD = "audio_report.md"
+REPORT_JSON = "audio_report.json"
+
+
+@dataclass(frozen=True)
+class SplitData:
+    """The rows of one split, in manifest order."""
+
+    x: np.ndarray       # (rows, samples) float32 input
+    ref: np.ndarray     # (rows, samples) float32 reference (other material through the EQ)
+    y: np.ndarray       # (rows, samples) float32 target (x through the EQ)
+    params: np.ndarray  # (rows, P) float64 true physical settings
+
+    @property
+    def n_rows(self) -> int:
+        return int(self.x.shape[0])
+
+
+def load_split(data_dir: str | Path, split: str = "test", max_rows: int | None = None) -> SplitData:
+    """x, ref, y and params of a split's first ``max_rows`` rows (all if None), in manifest order.
+
+    Raises:
+        DatasetError: no manifest, unknown split, no shard of that split, or an unreadable shard.
+    """
+    if split not in SPLITS:
+        raise DatasetError(f"split {split!r} is not one of {SPLITS}")
+    if max_rows is not None and max_rows < 1:
+        raise DatasetError(f"max_rows must be at least 1, got {max_rows}")
+    root = Path(data_dir)
+    manifest = load_manifest(root)
+    parts: dict[str, list[np.ndarray]] = {k: [] for k in ("x", "ref", "y", "params")}
+    n = 0
+    for shard in (s for s in manifest["shards"] if s["split"] == split):
+        if max_rows is not None and n >= max_rows:
+            break
+        path = root / shard["path"]
+        try:
+            with np.load(path) as arrays:
+                for key in parts:
+                    parts[key].append(arrays[key])
+        except (OSError, KeyError, ValueError) as exc:
+            raise DatasetError(f"cannot read shard {path}: {exc!r}") from exc
+        n += parts["x"][-1].shape[0]
+    if not parts["x"]:
+        raise DatasetError(f"dataset {root} has no {split!r} shards")
+    cut = {k: np.concatenate(v)[:max_rows] for k, v in parts.items()}
+    return SplitData(cut["x"].astype(np.float32, copy=False), cut["ref"].astype(np.float32, copy=False),
+                     cut["y"].astype(np.float32, copy=False), cut["params"].astype(np.float64, copy=False))
+
+
+def row_metrics(prediction: np.ndarray, target: np.ndarray, sample_rate: int) -> dict[str, float]:
+    """The three distances of one rendered prediction from its target (see :mod:`host.metrics`)."""
+    return {"mel_distance": mel_distance(prediction, target, sample_rate),
+            "mrstft_distance": mrstft_distance(prediction, target),
+            "lufs_error_db": lufs_error_db(prediction, target, sample_rate)}
+
+
+def _checked_predictions(predictions: Mapping[str, np.ndarray], profile: PluginProfile,
+                         n_rows: int) -> dict[str, np.ndarray]:
+    out = {}
+    for name, values in predictions.items():
+        if name in (NO_OP, DSP_EQ_MATCH, MATCHERING):
+            raise ProfileError(f"method name {name!r} is reserved for a built-in baseline; rename it")
+        v = np.asarray(values, dtype=np.float64)
+        if v.ndim != 2 or v.shape[1] != profile.n_params or v.shape[0] < n_rows:
+            raise ProfileError(f"predictions {name!r} must be (rows >= {n_rows}, {profile.n_params}) physical values "
+                               f"of profile {profile.name!r}, got shape {v.shape}")
+        clipped = profile.clip(v[:n_rows])
+        if not np.allclose(clipped, v[:n_rows]):
+            log.warning("predictions %r: %d values outside the profile's ranges were clipped", name,
+                        int(np.sum(~np.isclose(clipped, v[:n_rows]))))
+        out[name] = clipped
+    return out
+
+
+def _summary(rows: list[dict[str, float]]) -> dict[str, dict[str, float] | int]:
+    table = np.array([[r[m] for m in METRICS] for r in rows], dtype=np.float64)  # (rows, metrics)
+    finite = np.isfinite(table)
+    if not finite.all():
+        log.warning("%d non-finite metric values left out of the means", int((~finite).sum()))
+    masked = np.where(finite, table, np.nan)
+    with np.errstate(invalid="ignore"):
+        mean, std = np.nanmean(masked, axis=0), np.nanstd(masked, axis=0)
+    return {"rows": len(rows), "mean": dict(zip(METRICS, mean.tolist())), "std": dict(zip(METRICS, std.tolist()))}
+
+
+def _markdown(report: dict) -> str:
+    lines = [f"# Audio-domain evaluation: {report['data_dir']} ({report['split']}, {report['rows']} rows, "
+             f"profile {report['profile']}, {report['sample_rate']} Hz)", "",
+             "Each method's output compared with the target y (lower is better): mel distance = mean |Δ ln mel| "
+             "(128 mels, nepers); MR-STFT = spectral convergence + log magnitude (FFT 512/1024/2048); "
+             "LUFS error = |Δ integrated loudness| in dB. Mean ± std over rows.", "",
+             "| method | rows | mel distance | MR-STFT distance | LUFS error (dB) |",
+             "| --- | ---: | ---: | ---: | ---: |"]
+    for name, s in report["methods"].items():
+        cells = [f"{s['mean'][m]:.3f} ± {s['std'][m]:.3f}" for m in METRICS]
+        lines.append(f"| {name} | {s['rows']} | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def _write_text_atomic(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w") as fh:
+            fh.write(text)
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def evaluate_audio(data_dir: str | Path, predictions: Mapping[str, np.ndarray] | None = None, split: str = "test",
+                   max_rows: int | None = None, out_dir: str | Path | None = None, dsp_eq_match: bool = True,
+                   matchering: bool = True, progress: bool = True) -> dict:
+    """Render and score every method on a split; returns the report (and writes it when ``out_dir`` is set).
+
+    Args:
+        data_dir: a dataset folder (manifest.json + shards).
+        predictions: method name -> (rows, P) physical settings for the split's rows in manifest order
+            (at least ``max_rows`` rows; values outside the profile's ranges are clipped with a warning).
+        split: "train", "val" or "test".
+        max_rows: evaluate only the first rows.
+        out_dir: where to write audio_report.md and audio_report.json (atomically).
+        dsp_eq_match: include the DSP EQ-match baseline (fitted per row from x and ref).
+        matchering: include the Matchering baseline (needs ``pip install matchering``).
+
+    Returns:
+        {"data_dir", "split", "rows", "profile", "sample_rate", "methods": {name: {"rows", "mean", "std"}}}
+        with mean and std of each metric in METRICS.
+
+    Raises:
+        DatasetError, ProfileError, PluginNotFoundError, MatcheringError (see the modules named above).
+    """
+    from host.render import PluginHost  # deferred: DawDreamer loads only when rendering
+
+    manifest = load_manifest(Path(data_dir))
+    profile = load_profile(manifest["profile"])
+    sample_rate = int(manifest["sample_rate"])
+    data = load_split(data_dir, split, max_rows)
+    given = _checked_predictions(predictions or {}, profile, data.n_rows)
+    host = PluginHost(profile, sample_rate)
+
+    methods: dict[str, Callable[[int], np.ndarray]] = {NO_OP: lambda i: data.x[i]}
+    for name, values in given.items():
+        methods[name] = lambda i, v=values: host.render(data.x[i], v[i])
+    if dsp_eq_match:
+        methods[DSP_EQ_MATCH] = lambda i: host.render(data.x[i], fit_eq_match(data.x[i], data.ref[i], sample_rate,
+                                                                              profile))
+    if matchering:
+        from host.matchering_baseline import matchering_match
+
+        methods[MATCHERING] = lambda i: matchering_match(data.x[i], data.ref[i], sample_rate)
+
+    rows: dict[str, list[dict[str, float]]] = {name: [] for name in methods}
+    for i in tqdm(range(data.n_rows), desc=f"evaluate-audio {split}", unit="row", disable=not progress):
+        for name, run in methods.items():
+            rows[name].append(row_metrics(run(i), data.y[i], sample_rate))
+    report = {"data_dir": str(data_dir), "split": split, "rows": data.n_rows, "profile": profile.name,
+              "sample_rate": sample_rate, "metrics": list(METRICS),
+              "methods": {name: _summary(r) for name, r in rows.items()}}
+    if out_dir is not None:
+        out = Path(out_dir)
+        write_json_atomic(out / REPORT_JSON, report)
+        _write_text_atomic(out / REPORT_MD, _markdown(report))
+        log.info("wrote %s and %s", out / REPORT_MD, out / REPORT_JSON)
+    return report
+
+
+def format_table(report: dict) -> str:
+    """The report's markdown table (what audio_report.md holds)."""
+    return _markdown(report)
+
+
