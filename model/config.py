@@ -26,6 +26,7 @@ class TrainConfig:
     ev_weight: float = 0.1  # "ce-ev": weight of the L1 between expected and true bin, in bins
     max_train_rows: int | None = None  # use only the first N training rows (quick runs); None: all
     patience: int | None = None  # stop after this many epochs without validation improvement
+    threads: int = 1  # torch CPU threads while training (1 is fastest when the cores are shared)
     network: NetworkConfig = field(default_factory=NetworkConfig)  # the architecture and its sizes
 
     def __post_init__(self) -> None:
@@ -33,7 +34,7 @@ class TrainConfig:
             raise ConfigError(f"loss {self.loss!r} is not one of {LOSSES}")
         if self.network.arch not in ARCHITECTURES:
             raise ConfigError(f"network.arch {self.network.arch!r} is not one of {sorted(ARCHITECTURES)}")
-        for name in ("epochs", "batch_size"):
+        for name in ("epochs", "batch_size", "threads"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"{name} must be >= 1, got {getattr(self, name)}")
         if self.lr <= 0 or self.label_sigma_bins <= 0 or self.ev_weight < 0:

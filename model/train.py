@@ -34,6 +34,11 @@ def last_path(out_path: Path) -> Path:
     return out_path.with_name(f"{out_path.stem}.last{out_path.suffix or '.pt'}")
 
 
+def _resume_key(config: dict[str, Any]) -> dict[str, Any]:
+    """The settings a resumed run must share with the saved one (epochs and patience may grow)."""
+    return {k: v for k, v in config.items() if k not in ("epochs", "patience")}
+
+
 def feature_config_for(arch: str, sample_rate: int) -> FeatureConfig:
     return FeatureConfig(sample_rate=sample_rate, scale=FEATURE_SCALES[arch])
 
@@ -67,7 +72,8 @@ def train(data_dir: str | Path, out_path: str | Path, config: TrainConfig = Trai
         out_path: checkpoint to write (e.g. presets/checkpoints/faust-peq.pt).
         config: training settings; ``config.seed`` makes the run deterministic.
         profile: if given, the dataset must have been rendered for this profile name.
-        resume: continue from ``NAME.last.pt`` if it exists and matches the config.
+        resume: continue from ``NAME.last.pt`` if it exists and matches the config (``epochs`` and
+            ``patience`` may differ: resuming with more epochs trains further).
 
     Raises:
         DatasetError: unreadable dataset. ProfileMismatchError: dataset for another profile.
@@ -83,6 +89,7 @@ def train(data_dir: str | Path, out_path: str | Path, config: TrainConfig = Trai
         net_cfg = config.network
     feat_cfg = feature_config_for(net_cfg.arch, manifest.sample_rate)
     torch.use_deterministic_algorithms(True)
+    torch.set_num_threads(config.threads)
     torch.manual_seed(config.seed)
     network = build_network(net_cfg)
     features = MelSpectrogram(feat_cfg)
@@ -99,7 +106,7 @@ def train(data_dir: str | Path, out_path: str | Path, config: TrainConfig = Trai
     last = last_path(out_path)
     if resume and last.exists():
         state = read_payload(last)
-        if state["train_config"] != config.to_dict() or state["profile_name"] != prof.name:
+        if _resume_key(state["train_config"]) != _resume_key(config.to_dict()) or state["profile_name"] != prof.name:
             raise ConfigError(f"{last} was written by a run with another config or profile; "
                               f"delete it to start afresh or pass the same config to resume")
         network.load_state_dict(state["state_dict"])

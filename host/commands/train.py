@@ -1,0 +1,34 @@
+"""`eqbridge train`: train a model (or a baseline) on a rendered dataset."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from model.config import TrainConfig
+from model.network import ARCHITECTURES
+
+
+def _run(args: argparse.Namespace) -> int:
+    from model.train import train
+
+    config = TrainConfig.from_toml(args.config) if args.config else TrainConfig()
+    changes = {k: v for k, v in (("epochs", args.epochs), ("seed", args.seed), ("loss", args.loss),
+                                 ("arch", args.arch)) if v is not None}
+    config = config.replace(**changes)
+    train(args.data, args.out, config, profile=args.plugin, resume=not args.restart)
+    return 0
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    parser = sub.add_parser("train", help="train an EQ-matching model on a dataset (eqbridge dataset output)")
+    parser.add_argument("--data", type=Path, required=True, help="dataset folder (with manifest.json)")
+    parser.add_argument("--out", type=Path, required=True, help="checkpoint to write, e.g. presets/checkpoints/faust-peq.pt")
+    parser.add_argument("--config", type=Path, help="TOML file of TrainConfig fields and a [network] table")
+    parser.add_argument("--arch", choices=sorted(ARCHITECTURES), help="network (default: the config's, mimilakis)")
+    parser.add_argument("--epochs", type=int, help="override the config's epochs")
+    parser.add_argument("--seed", type=int, help="override the config's seed")
+    parser.add_argument("--loss", choices=("ce", "ce-smooth", "ce-ev"), help="override the config's loss")
+    parser.add_argument("--plugin", help="profile the dataset must have been rendered for (checked)")
+    parser.add_argument("--restart", action="store_true", help="ignore OUT's .last.pt and start afresh")
+    parser.set_defaults(func=_run)

@@ -1,0 +1,139 @@
+"""Parameter-domain evaluation: MAE per parameter, normalized (0..1 over the model's range) and physical.
+
+Compared: the checkpoint; the baselines (other checkpoints trained by the same entry point with
+another ``--arch``); the "predict the mean training setting" floor; and the easy "same material"
+case, where the reference is the target itself (input x, reference y = x through the EQ).
+Audio-domain evaluation (rendering through the plugin) is done host-side from :func:`predict_split`.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from host.errors import DatasetError
+from host.profiles import PluginProfile, load_profile
+from model.checkpoint import LoadedModel, load_checkpoint
+from model.data import SegmentDataset, read_manifest
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class MaeRow:
+    """One system's errors on one split; lists are per parameter, in the profile's order."""
+
+    system: str
+    mae_unit: list[float]  # mean |pred - true| in 0..1 across the model's range (log scale for Hz, Q)
+    std_unit: list[float]  # std of |pred - true| in that domain
+    mae_physical: list[float]  # mean |pred - true| in the parameter's unit (dB, Hz, Q, oct)
+    std_physical: list[float]
+    mean_mae_unit: float  # mae_unit averaged over parameters
+
+
+def predict_split(data_dir: str | Path, checkpoint: str | Path | LoadedModel, split: str = "test",
+                  reference: str = "ref", batch_size: int = 32) -> np.ndarray:
+    """Physical predictions (N, P) for every row of a split, in shard order.
+
+    ``reference="ref"``: the dataset's reference clip; ``"y"``: the target itself (easy case).
+    Raises DatasetError / ProfileMismatchError if the dataset is for another profile.
+    """
+    model = checkpoint if isinstance(checkpoint, LoadedModel) else load_checkpoint(checkpoint)
+    manifest = read_manifest(data_dir)
+    profile = load_profile(manifest.profile_name)
+    manifest.check_profile(profile)
+    model.check_profile(profile)
+    if manifest.sample_rate != model.sample_rate:
+        raise DatasetError(f"dataset {data_dir} is at {manifest.sample_rate} Hz, the model at {model.sample_rate} Hz")
+    data = SegmentDataset(data_dir, split, reference=reference)
+    bins = []
+    for start in tqdm(range(0, len(data), batch_size), desc=f"predict {split}", leave=False, unit="batch"):
+        logits = model.logits(data.tracks[start:start + batch_size], data.references[start:start + batch_size])
+        bins.append(logits.argmax(dim=-1))  # (b, P)
+    return profile.from_bins(torch.cat(bins).numpy())  # (N, P) physical
+
+
+def split_params(data_dir: str | Path, split: str) -> np.ndarray:
+    """The true physical settings (N, P) of a split, read without loading the audio."""
+    manifest = read_manifest(data_dir)
+    parts = []
+    for path in manifest.shard_paths(split):
+        with np.load(path) as shard:
+            parts.append(shard["params"])
+    if not parts:
+        raise DatasetError(f"dataset {data_dir} has no {split!r} shards")
+    return np.concatenate(parts)
+
+
+def mae_row(system: str, predicted: np.ndarray, true: np.ndarray, profile: PluginProfile) -> MaeRow:
+    """Errors of (N, P) physical predictions against (N, P) physical truth."""
+    err_unit = np.abs(profile.to_unit(predicted) - profile.to_unit(true))  # (N, P)
+    err_phys = np.abs(predicted - true)  # (N, P)
+    return MaeRow(system=system, mae_unit=err_unit.mean(0).tolist(), std_unit=err_unit.std(0).tolist(),
+                  mae_physical=err_phys.mean(0).tolist(), std_physical=err_phys.std(0).tolist(),
+                  mean_mae_unit=float(err_unit.mean()))
+
+
+def mean_setting(data_dir: str | Path, profile: PluginProfile) -> np.ndarray:
+    """The floor's constant prediction (P,): the training settings' mean on the 0..1 scale, in physical units."""
+    unit_mean = profile.to_unit(split_params(data_dir, "train")).mean(axis=0)
+    return np.array([spec.from_bin(u * 20.0) for spec, u in zip(profile.parameters, unit_mean)])
+
+
+def _markdown(rows: Sequence[MaeRow], profile: PluginProfile, split: str, n_rows: int) -> str:
+    names = profile.parameter_names
+    units = [p.unit for p in profile.parameters]
+    lines = [f"# Parameter-domain evaluation: {profile.name}, {split} split ({n_rows} rows)", "",
+             "MAE ± std of the absolute error. Normalized: 0..1 across the model's range of each parameter "
+             "(log scale for frequencies and widths).", "", "## Normalized MAE", "",
+             "| system | mean | " + " | ".join(names) + " |", "|---|---|" + "---|" * len(names)]
+    for r in rows:
+        cells = [f"{m:.3f} ± {s:.3f}" for m, s in zip(r.mae_unit, r.std_unit)]
+        lines.append(f"| {r.system} | {r.mean_mae_unit:.3f} | " + " | ".join(cells) + " |")
+    lines += ["", "## Physical MAE", "", "| system | " + " | ".join(f"{n} ({u})" for n, u in zip(names, units)) + " |",
+              "|---|" + "---|" * len(names)]
+    for r in rows:
+        cells = [f"{m:.3g} ± {s:.3g}" for m, s in zip(r.mae_physical, r.std_physical)]
+        lines.append(f"| {r.system} | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def evaluate(data_dir: str | Path, checkpoint: str | Path, out_dir: str | Path, split: str = "test",
+             baselines: Sequence[str | Path] = ()) -> list[MaeRow]:
+    """Evaluate a checkpoint (and baseline checkpoints) on a split; write report.md and report.json.
+
+    Rows: the model; the model with the target as reference ("same material", easy case); each
+    baseline; the mean-setting floor. Returns the rows in that order.
+    """
+    out_dir = Path(out_dir)
+    manifest = read_manifest(data_dir)
+    profile = load_profile(manifest.profile_name)
+    true = split_params(data_dir, split)  # (N, P)
+    model = load_checkpoint(checkpoint, profile)
+    arch = model.network_config.arch
+    rows = [mae_row(f"{arch} ({Path(checkpoint).name})", predict_split(data_dir, model, split), true, profile),
+            mae_row(f"{arch}, same material (reference = target y)",
+                    predict_split(data_dir, model, split, reference="y"), true, profile)]
+    for path in baselines:
+        base = load_checkpoint(path, profile)
+        rows.append(mae_row(f"{base.network_config.arch} ({Path(path).name})",
+                            predict_split(data_dir, base, split), true, profile))
+    floor = np.broadcast_to(mean_setting(data_dir, profile), true.shape)
+    rows.append(mae_row("mean training setting (floor)", floor, true, profile))
+    out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / "report.md").write_text(_markdown(rows, profile, split, len(true)))
+    (out_dir / "report.json").write_text(json.dumps({
+        "profile": profile.name, "split": split, "rows": len(true), "data_dir": str(data_dir),
+        "parameter_names": list(profile.parameter_names), "units": [p.unit for p in profile.parameters],
+        "systems": [asdict(r) for r in rows]}, indent=2) + "\n")
+    for r in rows:
+        log.info("%-60s normalized MAE %.4f", r.system, r.mean_mae_unit)
+    log.info("wrote %s", out_dir / "report.md")
+    return rows

@@ -1,0 +1,189 @@
+"""Public inference API: predict a plugin's EQ settings that make a track sound like a reference.
+
+Input conventions (documented behaviour):
+* audio is a float array, mono ``(samples,)`` or multichannel ``(samples, channels)`` as
+  soundfile returns it (``(channels, samples)`` is also accepted: the shorter axis, at most 8
+  long, is taken as channels); multichannel audio is downmixed to mono by averaging channels;
+* audio at another sample rate than the model's is resampled with soxr (high quality);
+* silence (RMS below ``SILENCE_DBFS``), clips shorter than one training segment, NaN or inf
+  samples, and a checkpoint trained for another plugin each raise a clear error.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import soxr
+import torch
+
+from host.errors import AudioInputError
+from host.profiles import PRESETS_DIR, PluginProfile, load_profile
+from model.checkpoint import LoadedModel, load_checkpoint
+
+log = logging.getLogger(__name__)
+CHECKPOINTS_DIR = PRESETS_DIR / "checkpoints"
+SILENCE_DBFS = -80.0  # a clip whose RMS is below this is treated as silence
+MAX_CHANNELS = 8
+
+
+@dataclass(frozen=True)
+class Prediction:
+    """Predicted settings for one (track, reference) pair.
+
+    ``values``: parameter name -> physical value (dB, Hz, Q or octaves as the profile says), the
+    grid value of the most probable bin; ``bins``: that bin per parameter (P,);
+    ``probabilities``: softmax per parameter (P, D); ``checkpoint``: the file used.
+    """
+
+    profile_name: str
+    values: dict[str, float]
+    bins: tuple[int, ...]
+    probabilities: np.ndarray
+    checkpoint: str
+
+
+@dataclass(frozen=True)
+class SegmentPredictions:
+    """Settings predicted per track segment against the whole reference (for DAW automation).
+
+    ``times_s`` (T,): start of each segment in the track, seconds; ``values`` (T, P): physical
+    values; ``names`` (P,): parameter names in column order; ``segment_s``: segment length.
+    """
+
+    profile_name: str
+    times_s: np.ndarray
+    values: np.ndarray
+    names: tuple[str, ...]
+    segment_s: float
+    checkpoint: str
+
+
+_CACHE: dict[tuple[str, float], LoadedModel] = {}
+_CACHE_LOCK = threading.Lock()
+
+
+def default_checkpoint(profile_name: str) -> Path:
+    return CHECKPOINTS_DIR / f"{profile_name}.pt"
+
+
+def get_model(profile: str | PluginProfile, checkpoint: str | Path | None = None) -> tuple[PluginProfile, LoadedModel]:
+    """The profile and its checkpoint's model, loaded once per (file, mtime) and cached.
+
+    Raises:
+        ProfileError: unknown profile, missing or unreadable checkpoint.
+        ProfileMismatchError: the checkpoint was trained for another profile.
+    """
+    prof = profile if isinstance(profile, PluginProfile) else load_profile(profile)
+    path = Path(checkpoint) if checkpoint is not None else default_checkpoint(prof.name)
+    key = (str(path.resolve()), path.stat().st_mtime if path.exists() else -1.0)
+    with _CACHE_LOCK:
+        model = _CACHE.get(key)
+        if model is None:
+            model = load_checkpoint(path)
+            _CACHE[key] = model
+            log.info("loaded checkpoint %s (%s, %s)", path, model.profile_name, model.network_config.arch)
+    model.check_profile(prof)
+    return prof, model
+
+
+def prepare_audio(audio: np.ndarray, sample_rate: int, target_rate: int, min_duration_s: float,
+                  what: str) -> np.ndarray:
+    """Validate, downmix and resample one clip. Returns mono float32 (samples,) at target_rate.
+
+    Raises:
+        AudioInputError: wrong type or shape, NaN/inf samples, bad sample rate, too short, silent.
+    """
+    if not isinstance(sample_rate, (int, np.integer)) or sample_rate <= 0:
+        raise AudioInputError(f"sample_rate must be a positive integer in Hz, got {sample_rate!r}")
+    try:
+        x = np.asarray(audio, dtype=np.float32)
+    except (TypeError, ValueError) as exc:
+        raise AudioInputError(f"{what} is not a numeric array: {exc}") from exc
+    if x.ndim == 2:
+        channel_axis = int(np.argmin(x.shape))
+        if x.shape[channel_axis] > MAX_CHANNELS:
+            raise AudioInputError(f"{what} has shape {x.shape}: expected (samples,) or (samples, channels) "
+                                  f"with at most {MAX_CHANNELS} channels")
+        x = x.mean(axis=channel_axis, dtype=np.float32)
+    elif x.ndim != 1:
+        raise AudioInputError(f"{what} has shape {x.shape}: expected (samples,) or (samples, channels)")
+    if not np.all(np.isfinite(x)):
+        bad = int(np.count_nonzero(~np.isfinite(x)))
+        raise AudioInputError(f"{what} contains {bad} NaN or infinite samples; clean or re-decode it")
+    duration_s = len(x) / sample_rate
+    if duration_s + 1e-9 < min_duration_s:
+        raise AudioInputError(f"{what} lasts {duration_s:.3f} s; at least {min_duration_s:.3f} s (one model "
+                              f"segment) is needed")
+    rms = math.sqrt(float(np.dot(x, x)) / len(x)) if len(x) else 0.0
+    rms_dbfs = 20.0 * math.log10(rms) if rms > 0 else -math.inf
+    if rms_dbfs < SILENCE_DBFS:
+        raise AudioInputError(f"{what} is silent (RMS {rms_dbfs:.1f} dBFS, below {SILENCE_DBFS:.0f} dBFS)")
+    if sample_rate != target_rate:
+        x = soxr.resample(x, sample_rate, target_rate, quality="HQ")
+    return np.ascontiguousarray(x, dtype=np.float32)
+
+
+def _to_prediction(prof: PluginProfile, model: LoadedModel, logits: torch.Tensor) -> Prediction:
+    probs = torch.softmax(logits, dim=-1).numpy().astype(np.float64)  # (P, D)
+    bins = probs.argmax(axis=-1)  # (P,)
+    values = prof.from_bins(bins)  # (P,) physical
+    return Prediction(profile_name=prof.name, values=prof.values_dict(values),
+                      bins=tuple(int(b) for b in bins), probabilities=probs, checkpoint=str(model.path))
+
+
+def predict(track: np.ndarray, reference: np.ndarray, sample_rate: int, profile: str | PluginProfile,
+            checkpoint: str | Path | None = None) -> Prediction:
+    """Predict the settings of ``profile``'s plugin that make ``track`` sound like ``reference``.
+
+    Args:
+        track: audio to be equalized, (samples,) or (samples, channels), float, at ``sample_rate``.
+        reference: audio with the wanted tonal balance, same conventions; its length may differ.
+        sample_rate: Hz, of both clips.
+        profile: a profile name (``faust-peq``) or a loaded PluginProfile.
+        checkpoint: model file; default ``presets/checkpoints/<profile>.pt``.
+
+    Raises:
+        AudioInputError: silent, too short (under the training segment length), NaN/inf, bad shape.
+        ProfileError: unknown profile or missing checkpoint. ProfileMismatchError: checkpoint for another plugin.
+    """
+    prof, model = get_model(profile, checkpoint)
+    t = prepare_audio(track, sample_rate, model.sample_rate, model.segment_s, "track")
+    r = prepare_audio(reference, sample_rate, model.sample_rate, model.segment_s, "reference")
+    logits = model.logits(torch.from_numpy(t)[None], torch.from_numpy(r)[None])[0]  # (P, D)
+    return _to_prediction(prof, model, logits)
+
+
+def predict_segments(track: np.ndarray, reference: np.ndarray, sample_rate: int, profile: str | PluginProfile,
+                     checkpoint: str | Path | None = None, segment_s: float | None = None,
+                     hop_s: float | None = None) -> SegmentPredictions:
+    """Predict settings for each segment of ``track`` against the whole ``reference``.
+
+    Segments start every ``hop_s`` (default ``segment_s / 2``) and last ``segment_s`` (default: the
+    checkpoint's training segment); a final partial segment is dropped. The reference is embedded
+    once. Raises as :func:`predict`; AudioInputError if ``segment_s`` or ``hop_s`` is not positive or
+    ``segment_s`` is shorter than the training segment.
+    """
+    prof, model = get_model(profile, checkpoint)
+    seg_s = model.segment_s if segment_s is None else float(segment_s)
+    hop = seg_s / 2.0 if hop_s is None else float(hop_s)
+    if hop <= 0 or seg_s < model.segment_s - 1e-9:
+        raise AudioInputError(f"need hop_s > 0 and segment_s >= {model.segment_s} s (the training segment); "
+                              f"got segment_s={seg_s}, hop_s={hop}")
+    t = prepare_audio(track, sample_rate, model.sample_rate, seg_s, "track")
+    r = prepare_audio(reference, sample_rate, model.sample_rate, model.segment_s, "reference")
+    seg_n, hop_n = int(round(seg_s * model.sample_rate)), max(1, int(round(hop * model.sample_rate)))
+    starts = np.arange(0, len(t) - seg_n + 1, hop_n)  # (T,)
+    segments = torch.from_numpy(np.stack([t[s:s + seg_n] for s in starts]))  # (T, seg_n)
+    with torch.inference_mode():
+        ref_mel = model.features(torch.from_numpy(r)[None])  # (1, M, frames_r)
+        track_mel = model.features(segments)  # (T, M, frames)
+        logits = model.network(track_mel, ref_mel.expand(len(starts), -1, -1))  # (T, P, D)
+    bins = logits.argmax(dim=-1).numpy()  # (T, P)
+    return SegmentPredictions(profile_name=prof.name, times_s=starts / model.sample_rate,
+                              values=prof.from_bins(bins), names=prof.parameter_names, segment_s=seg_s,
+                              checkpoint=str(model.path))

@@ -1,0 +1,50 @@
+import numpy as np
+import pytest
+import torch
+
+from model.features import FeatureConfig, MelSpectrogram
+
+
+def _sine(freq_hz: float, duration_s: float, sample_rate: int = 44100, amplitude: float = 0.5) -> torch.Tensor:
+    t = torch.arange(int(duration_s * sample_rate), dtype=torch.float64) / sample_rate
+    return (amplitude * torch.sin(2 * torch.pi * freq_hz * t)).float()
+
+
+def test_shape_for_3_s_at_44k() -> None:
+    mel = MelSpectrogram(FeatureConfig())
+    out = mel(torch.zeros(2, 3 * 44100))
+    hop = round(44100 * 0.003)
+    assert mel.config.win_length == 882 and hop == mel.config.hop_length == 132
+    assert out.shape == (2, 128, 3 * 44100 // hop + 1)
+    assert mel(torch.zeros(3 * 44100)).shape == (128, 3 * 44100 // hop + 1)
+
+
+@pytest.mark.parametrize("freq_hz", [250.0, 1000.0, 5000.0])
+def test_sine_peaks_in_its_mel_band(freq_hz: float) -> None:
+    mel = MelSpectrogram(FeatureConfig())
+    spectrum = mel(_sine(freq_hz, 1.0)).mean(dim=-1)  # (128,)
+    centres = mel.mel_center_frequencies_hz().numpy()
+    peak = int(spectrum.argmax())
+    nearest = int(np.argmin(np.abs(np.log(centres / freq_hz))))
+    assert abs(peak - nearest) <= 1, (peak, nearest, centres[peak])
+
+
+def test_gain_of_6_db_shifts_every_band_by_6_db() -> None:
+    mel = MelSpectrogram(FeatureConfig())
+    noise = torch.from_numpy(np.random.default_rng(0).standard_normal(44100).astype(np.float32)) * 0.1
+    diff = mel(noise * 10 ** (6 / 20)) - mel(noise)
+    assert torch.allclose(diff, torch.full_like(diff, 6.0), atol=1e-3)
+
+
+def test_db_is_log_of_linear() -> None:
+    x = _sine(440.0, 0.5) + 0.01
+    lin = MelSpectrogram(FeatureConfig(scale="linear"))(x)
+    db = MelSpectrogram(FeatureConfig(scale="db"))(x)
+    assert torch.allclose(db, 10 * torch.log10(lin.clamp_min(1e-10)), atol=1e-3)
+
+
+@pytest.mark.parametrize("bad", [dict(scale="log"), dict(hop_ms=30.0), dict(fmax_hz=30000.0),
+                                 dict(n_mels=0), dict(fmin_hz=-1.0), dict(sample_rate=0)])
+def test_bad_settings_raise_with_the_setting_named(bad: dict) -> None:
+    with pytest.raises(ValueError, match=next(iter(bad)).split("_")[0]):
+        MelSpectrogram(FeatureConfig(**bad))

@@ -1,0 +1,100 @@
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from host.errors import ConfigError, DatasetError, ProfileError, ProfileMismatchError
+from host.profiles import load_profile
+from model.checkpoint import load_checkpoint, read_payload
+from model.evaluate import evaluate, predict_split
+from model.train import last_path, train
+from tests.model.conftest import small_config
+
+
+def test_checkpoint_carries_profile_and_settings(tiny_checkpoint, tiny_dataset) -> None:
+    payload = read_payload(tiny_checkpoint)
+    profile = load_profile("faust-peq")
+    manifest = json.loads((tiny_dataset / "manifest.json").read_text())
+    assert payload["profile_name"] == "faust-peq"
+    assert payload["profile_sha256"] == manifest["profile_sha256"] == profile.sha256
+    assert tuple(payload["parameter_names"]) == profile.parameter_names
+    assert payload["sample_rate"] == 44100 and payload["segment_s"] == 0.5
+    assert payload["features"]["hop_ms"] == 3.0 and payload["features"]["n_mels"] == 128
+    assert payload["train_config"]["seed"] == 3
+    assert "optimizer" not in payload and "optimizer" in read_payload(last_path(tiny_checkpoint))
+
+
+def test_save_load_round_trip_gives_identical_logits(tiny_checkpoint) -> None:
+    a, b = load_checkpoint(tiny_checkpoint), load_checkpoint(tiny_checkpoint)
+    x = torch.randn(2, 22050) * 0.1
+    r = torch.randn(2, 30000) * 0.1
+    assert torch.equal(a.logits(x, r), b.logits(x, r))
+
+
+def test_loading_for_another_profile_raises(tiny_checkpoint) -> None:
+    with pytest.raises(ProfileMismatchError, match="faust-peq.*zameq2"):
+        load_checkpoint(tiny_checkpoint, load_profile("zameq2"))
+
+
+def test_training_for_another_profile_raises(tiny_dataset, tmp_path) -> None:
+    with pytest.raises(ProfileMismatchError, match="zameq2"):
+        train(tiny_dataset, tmp_path / "x.pt", small_config(epochs=1), profile="zameq2")
+
+
+def test_missing_dataset_and_checkpoint_raise(tmp_path) -> None:
+    with pytest.raises(DatasetError, match="manifest.json"):
+        train(tmp_path, tmp_path / "x.pt", small_config())
+    with pytest.raises(ProfileError, match="does not exist"):
+        load_checkpoint(tmp_path / "none.pt")
+
+
+def test_seeded_training_is_deterministic(tiny_dataset, tiny_checkpoint, tmp_path) -> None:
+    again = train(tiny_dataset, tmp_path / "again.pt", small_config())
+    first, second = read_payload(last_path(tiny_checkpoint))["state_dict"], read_payload(last_path(again))["state_dict"]
+    for key, value in first.items():
+        assert torch.equal(value, second[key]), key
+
+
+def test_resume_with_more_epochs_matches_a_straight_run(tiny_dataset, tiny_checkpoint, tmp_path) -> None:
+    out = tmp_path / "resumed.pt"
+    train(tiny_dataset, out, small_config(epochs=1))
+    assert read_payload(last_path(out))["epoch"] == 1
+    train(tiny_dataset, out, small_config(epochs=2))  # resumes at epoch 2
+    resumed = read_payload(last_path(out))
+    straight = read_payload(last_path(tiny_checkpoint))  # the fixture: 2 epochs in one run
+    assert [h["epoch"] for h in resumed["history"]] == [1, 2]
+    for key, value in straight["state_dict"].items():
+        assert torch.equal(value, resumed["state_dict"][key]), key
+
+
+def test_resume_with_another_config_is_refused(tiny_dataset, tmp_path) -> None:
+    out = tmp_path / "r.pt"
+    train(tiny_dataset, out, small_config(epochs=1))
+    with pytest.raises(ConfigError, match="another config"):
+        train(tiny_dataset, out, small_config(epochs=1, lr=0.01))
+    train(tiny_dataset, out, small_config(epochs=1, lr=0.01), resume=False)  # --restart works
+
+
+def test_evaluate_writes_report_with_all_systems(tiny_dataset, tiny_checkpoint, tmp_path) -> None:
+    baseline = train(tiny_dataset, tmp_path / "b.pt", small_config(epochs=1, arch="baseline-dbmel"))
+    rows = evaluate(tiny_dataset, tiny_checkpoint, tmp_path / "rep", baselines=[baseline])
+    names = [r.system for r in rows]
+    assert len(rows) == 4 and "same material" in names[1] and "baseline-dbmel" in names[2] and "floor" in names[3]
+    report = json.loads((tmp_path / "rep" / "report.json").read_text())
+    assert len(report["systems"]) == 4 and len(report["systems"][0]["mae_unit"]) == 10
+    md = (tmp_path / "rep" / "report.md").read_text()
+    assert "| mean training setting (floor) |" in md and "low_gain_db (dB)" in md
+    for row in rows:
+        assert all(0.0 <= m <= 1.0 for m in row.mae_unit)
+
+
+def test_predict_split_gives_physical_values_in_range(tiny_dataset, tiny_checkpoint) -> None:
+    values = predict_split(tiny_dataset, tiny_checkpoint, "test")
+    profile = load_profile("faust-peq")
+    assert values.shape == (8, 10)
+    lo = np.array([p.min for p in profile.parameters])
+    hi = np.array([p.max for p in profile.parameters])
+    assert np.all(values >= lo - 1e-9) and np.all(values <= hi + 1e-9)
+    grid_hits = [np.isclose(values[:, i, None], p.grid()[None]).any(axis=1) for i, p in enumerate(profile.parameters)]
+    assert np.all(grid_hits)
