@@ -47,6 +47,14 @@ def settings_from_values(profile: PluginProfile, values: np.ndarray, indices: tu
                            dict(zip(names, indices)), checkpoint, probabilities)
 
 
+def _resampled_mono(clip: AudioClip, sample_rate: int) -> np.ndarray:
+    if clip.sample_rate == sample_rate:
+        return clip.mono()
+    import soxr
+
+    return soxr.resample(clip.mono(), clip.sample_rate, sample_rate).astype(np.float32)
+
+
 def predict_settings(track: AudioClip, reference: AudioClip, profile: PluginProfile,
                      checkpoint: str | Path | None = None) -> tuple[np.ndarray, str, np.ndarray]:
     """(physical values (P,), checkpoint used, probabilities (P, D)) from the model's inference API."""
@@ -55,11 +63,7 @@ def predict_settings(track: AudioClip, reference: AudioClip, profile: PluginProf
     if track.sample_rate != reference.sample_rate:
         log.info("reference at %d Hz, track at %d Hz: the model resamples both", reference.sample_rate,
                  track.sample_rate)
-    ref = reference.mono()
-    if reference.sample_rate != track.sample_rate:
-        import soxr
-
-        ref = soxr.resample(ref, reference.sample_rate, track.sample_rate).astype(np.float32)
+    ref = _resampled_mono(reference, track.sample_rate)
     prediction = predict(track.mono(), ref, track.sample_rate, profile, checkpoint)
     values = profile.values_from_dict(prediction.values)
     return values, prediction.checkpoint, prediction.probabilities
@@ -76,10 +80,11 @@ class MatchResult:
 
 def match(track_path: Path | str, reference_path: Path | str, out_path: Path | str, plugin: str = "faust-peq",
           settings_out: Path | str | None = None, plot: Path | str | None = None,
-          checkpoint: Path | str | None = None) -> MatchResult:
+          checkpoint: Path | str | None = None, refine_s: float = 0.0) -> MatchResult:
     """Match a track to a reference through a real plugin; write audio, settings JSON and a curve PNG.
 
     The output keeps the track's sample rate, channels, length and subtype (FLAC/WAV by extension).
+    ``refine_s`` > 0 refines the prediction for that many seconds through the plugin (host/refine.py).
 
     Raises:
         AudioInputError: unreadable, silent or too short clips, or an output that would overwrite an input.
@@ -95,14 +100,25 @@ def match(track_path: Path | str, reference_path: Path | str, out_path: Path | s
     track, reference = read_audio(track_path), read_audio(reference_path)
     values, ckpt, probs = predict_settings(track, reference, profile, checkpoint)
     host = PluginHost(profile, track.sample_rate)
+    refined = None
+    if refine_s > 0:
+        from host.refine import refine
+
+        refined = refine(host, track.mono(), _resampled_mono(reference, track.sample_rate), refine_s, start=values,
+                         probabilities=probs)
+        values = refined.values
     settings = settings_from_values(profile, values, host.parameter_indices, ckpt, probs)
     rendered = host.render(track.data, values)
     subtype = track.subtype if out_path.suffix.lower() == track.path.suffix.lower() else None
     write_audio_atomic(out_path, rendered, track.sample_rate, subtype=subtype)
     settings_path = Path(settings_out) if settings_out else None
     if settings_path:
+        extra = {"refine": {"budget_s": refine_s, "evaluations": refined.evaluations,
+                            "objective_start_db": refined.objective_start, "objective_db": refined.objective}
+                 } if refined else {}
         write_json_atomic(settings_path, settings.to_json(host.identity, track=str(track_path),
-                                                          reference=str(reference_path), output=str(out_path)))
+                                                          reference=str(reference_path), output=str(out_path),
+                                                          **extra))
     plot_path = Path(plot) if plot else None
     if plot_path:
         from host.plot import plot_eq_match

@@ -95,6 +95,10 @@ class ParameterSpec:
         """Physical value -> 0..1 across the model's range (the 'normalized' MAE domain)."""
         return _to_unit(value, self.min, self.max, self.scale)
 
+    def from_unit(self, unit: np.ndarray | float) -> np.ndarray:
+        """0..1 across the model's range -> physical value."""
+        return _from_unit(unit, self.min, self.max, self.scale)
+
     def clip(self, value: np.ndarray | float) -> np.ndarray:
         return np.clip(np.asarray(value, dtype=np.float64), self.min, self.max)
 
@@ -183,6 +187,11 @@ class PluginProfile:
         v = np.asarray(values, dtype=np.float64)
         self._check_width(v)
         return np.stack([p.to_unit(v[..., i]) for i, p in enumerate(self.parameters)], axis=-1)
+
+    def from_unit(self, units: Sequence[float] | np.ndarray) -> np.ndarray:
+        u = np.asarray(units, dtype=np.float64)
+        self._check_width(u)
+        return np.stack([p.from_unit(u[..., i]) for i, p in enumerate(self.parameters)], axis=-1)
 
     def clip(self, values: Sequence[float] | np.ndarray) -> np.ndarray:
         v = np.asarray(values, dtype=np.float64)

@@ -9,7 +9,7 @@ from host.match import match
 
 def _run(args: argparse.Namespace) -> int:
     result = match(args.track, args.reference, args.out, plugin=args.plugin, settings_out=args.settings_out,
-                   plot=args.plot, checkpoint=args.checkpoint)
+                   plot=args.plot, checkpoint=args.checkpoint, refine_s=args.refine)
     s = result.settings
     print(f"matched {args.track} to {args.reference} with {s.profile} -> {result.out_path} "
           f"(peak {result.peak_dbfs:+.1f} dBFS)")
@@ -31,5 +31,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--plugin", default="faust-peq", help="plugin profile (see `eqbridge plugins`)")
     p.add_argument("--settings-out", help="write the settings (physical and normalized) as JSON")
     p.add_argument("--plot", help="write the EQ curve and spectra as PNG")
+    p.add_argument("--refine", type=float, default=0.0, metavar="SECONDS",
+                   help="refine the prediction through the plugin for this long (CMA-ES); 0 = one-shot")
     p.add_argument("--checkpoint", help="model checkpoint (default: the shipped one for the plugin)")
     p.set_defaults(func=_run)

@@ -1,0 +1,84 @@
+"""`eqbridge match` end to end with the shipped checkpoint and the real plugins."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from host.audio import read_audio
+from host.errors import AudioInputError, ProfileError
+from host.match import match
+from host.plot import smoothed_spectrum_db
+from host.profiles import load_profile
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "audio"
+TRACK, REFERENCE = EXAMPLES / "track.flac", EXAMPLES / "reference.flac"
+
+
+def test_match_writes_audio_settings_and_curve(tmp_path):
+    result = match(TRACK, REFERENCE, tmp_path / "out.flac", settings_out=tmp_path / "s.json",
+                   plot=tmp_path / "c.png")
+    src, out = read_audio(TRACK), read_audio(tmp_path / "out.flac")
+    assert (out.sample_rate, out.channels, out.frames, out.subtype) == (src.sample_rate, src.channels, src.frames,
+                                                                        src.subtype)
+    saved = json.loads((tmp_path / "s.json").read_text())
+    profile = load_profile("faust-peq")
+    values = profile.values_from_dict(saved["values"])
+    norms = [saved["normalized"][n]["value"] for n in profile.parameter_names]
+    assert np.allclose(norms, profile.to_norm(values))
+    assert saved["plugin"] == "faust-peq" and saved["checkpoint"].endswith("faust-peq.pt")
+    assert (tmp_path / "c.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert result.settings.values == saved["values"]
+
+
+def _tilt_db(audio: np.ndarray, sample_rate: int) -> float:
+    """Level above 3 kHz minus level below 300 Hz, dB: the tonal balance the example differs in."""
+    f, level = smoothed_spectrum_db(audio, sample_rate)
+    return float(np.mean(level[(f > 3000) & (f < 12000)]) - np.mean(level[(f > 60) & (f < 300)]))
+
+
+def test_match_moves_the_tonal_balance_towards_the_reference(tmp_path):
+    match(TRACK, REFERENCE, tmp_path / "out.wav")
+    track, ref, out = read_audio(TRACK), read_audio(REFERENCE), read_audio(tmp_path / "out.wav")
+    before = abs(_tilt_db(track.mono(), track.sample_rate) - _tilt_db(ref.mono(), ref.sample_rate))
+    after = abs(_tilt_db(out.mono(), out.sample_rate) - _tilt_db(ref.mono(), ref.sample_rate))
+    assert after < before
+
+
+def test_stereo_48k_track_keeps_its_layout(tmp_path):
+    src = read_audio(TRACK)
+    import soxr
+
+    stereo = soxr.resample(np.stack([src.mono(), 0.5 * src.mono()], axis=1), 44100, 48000)
+    sf.write(tmp_path / "st.wav", stereo, 48000, subtype="PCM_24")
+    match(tmp_path / "st.wav", REFERENCE, tmp_path / "o.wav")
+    out = read_audio(tmp_path / "o.wav")
+    assert (out.sample_rate, out.channels, out.frames, out.subtype) == (48000, 2, len(stereo), "PCM_24")
+    # Same settings on both channels: channel 1 is half of channel 0 before and after (linear EQ).
+    assert np.allclose(out.data[1], 0.5 * out.data[0], atol=2e-4)
+
+
+def test_bad_inputs_are_clear_errors(tmp_path):
+    with pytest.raises(AudioInputError, match="does not exist"):
+        match(tmp_path / "missing.wav", REFERENCE, tmp_path / "o.wav")
+    sf.write(tmp_path / "silence.wav", np.zeros(44100 * 4, np.float32), 44100)
+    with pytest.raises(AudioInputError, match="silent"):
+        match(TRACK, tmp_path / "silence.wav", tmp_path / "o.wav")
+    sf.write(tmp_path / "short.wav", 0.1 * np.ones(2000, np.float32), 44100)
+    with pytest.raises(AudioInputError, match="lasts"):
+        match(tmp_path / "short.wav", REFERENCE, tmp_path / "o.wav")
+    with pytest.raises(AudioInputError, match="overwrite"):
+        match(TRACK, REFERENCE, TRACK)
+    with pytest.raises(ProfileError, match="unknown plugin profile"):
+        match(TRACK, REFERENCE, tmp_path / "o.wav", plugin="nope")
+    assert not (tmp_path / "o.wav").exists()
+
+
+def test_cli_match_one_line_error(tmp_path):
+    proc = subprocess.run([sys.executable, "-m", "host.cli", "match", str(tmp_path / "nope.wav"), str(REFERENCE),
+                           "--out", str(tmp_path / "o.wav")], capture_output=True, text=True)
+    assert proc.returncode == 2 and "does not exist" in proc.stderr and proc.stderr.count("\n") == 1
