@@ -39,9 +39,9 @@ class EqMatchConfig:
     smoothing_oct: float = 1.0 / 3.0   # width of the averaging band around each grid frequency
     welch_segment: int = 8192          # Welch segment length in samples (5.4 Hz resolution at 44.1 kHz)
     dynamic_range_db: float = 70.0     # grid points this far below either spectrum's peak are ignored
-    restarts: int = 6                  # extra fits from random starting points (the best fit wins)
+    restarts: int = 2                  # extra fits from random starting points (the best fit wins)
     gain_penalty: float = 0.3          # ridge on band gains, in residual dB per dB of gain (see fit_curve)
-    max_evaluations: int = 300         # cap on residual evaluations per starting point
+    max_evaluations: int = 100         # cap on residual evaluations per starting point
     seed: int = 0                      # seed of those starting points
 
     def __post_init__(self) -> None:
