@@ -22,6 +22,7 @@ from host.errors import DatasetError
 from host.profiles import PluginProfile, load_profile
 from model.checkpoint import LoadedModel, load_checkpoint
 from model.data import SegmentDataset, read_manifest
+from model.decode import decode_bins
 
 log = logging.getLogger(__name__)
 
@@ -39,10 +40,11 @@ class MaeRow:
 
 
 def predict_split(data_dir: str | Path, checkpoint: str | Path | LoadedModel, split: str = "test",
-                  reference: str = "ref", batch_size: int = 32) -> np.ndarray:
+                  reference: str = "ref", batch_size: int = 32, decode: str = "argmax") -> np.ndarray:
     """Physical predictions (N, P) for every row of a split, in shard order.
 
     ``reference="ref"``: the dataset's reference clip; ``"y"``: the target itself (easy case).
+    ``decode``: "argmax" or "median" of each parameter's bin distribution (see model.decode).
     Raises DatasetError / ProfileMismatchError if the dataset is for another profile.
     """
     model = checkpoint if isinstance(checkpoint, LoadedModel) else load_checkpoint(checkpoint)
@@ -56,7 +58,7 @@ def predict_split(data_dir: str | Path, checkpoint: str | Path | LoadedModel, sp
     bins = []
     for start in tqdm(range(0, len(data), batch_size), desc=f"predict {split}", leave=False, unit="batch"):
         logits = model.logits(data.tracks[start:start + batch_size], data.references[start:start + batch_size])
-        bins.append(logits.argmax(dim=-1))  # (b, P)
+        bins.append(decode_bins(logits, decode))  # (b, P)
     return profile.from_bins(torch.cat(bins).numpy())  # (N, P) physical
 
 
@@ -109,8 +111,9 @@ def evaluate(data_dir: str | Path, checkpoint: str | Path, out_dir: str | Path, 
              baselines: Sequence[str | Path] = ()) -> list[MaeRow]:
     """Evaluate a checkpoint (and baseline checkpoints) on a split; write report.md and report.json.
 
-    Rows: the model; the model with the target as reference ("same material", easy case); each
-    baseline; the mean-setting floor. Returns the rows in that order.
+    Rows: the model (argmax decoding); the model with median decoding; the model with the target
+    as reference ("same material", easy case); each baseline; the mean-setting floor. Returns the
+    rows in that order.
     """
     out_dir = Path(out_dir)
     manifest = read_manifest(data_dir)
@@ -118,8 +121,10 @@ def evaluate(data_dir: str | Path, checkpoint: str | Path, out_dir: str | Path, 
     true = split_params(data_dir, split)  # (N, P)
     model = load_checkpoint(checkpoint, profile)
     arch = model.network_config.arch
-    rows = [mae_row(f"{arch} ({Path(checkpoint).name})", predict_split(data_dir, model, split), true, profile),
-            mae_row(f"{arch}, same material (reference = target y)",
+    name = f"{arch} ({Path(checkpoint).name})"
+    rows = [mae_row(name, predict_split(data_dir, model, split), true, profile),
+            mae_row(f"{name}, median decoding", predict_split(data_dir, model, split, decode="median"), true, profile),
+            mae_row(f"{name}, same material (reference = target y)",
                     predict_split(data_dir, model, split, reference="y"), true, profile)]
     for path in baselines:
         base = load_checkpoint(path, profile)

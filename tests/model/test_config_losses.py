@@ -49,3 +49,13 @@ def test_expected_bin_of_a_one_hot_is_that_bin() -> None:
     logits[0, 0, 3] = 0.0
     logits[0, 1, 17] = 0.0
     assert expected_bin(logits).tolist() == [[3.0, 17.0]]
+
+
+def test_median_decoding_picks_the_middle_of_a_bimodal_distribution() -> None:
+    from model.decode import decode_bins
+
+    probs = torch.zeros(1, 21)
+    probs[0, 2], probs[0, 9], probs[0, 18] = 0.4, 0.2, 0.4
+    logits = probs.clamp_min(1e-9).log()
+    assert decode_bins(logits, "argmax").item() in (2, 18)
+    assert decode_bins(logits, "median").item() == 9
