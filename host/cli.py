@@ -16,6 +16,11 @@ COMMAND_MODULES: tuple[str, ...] = (
     "corpus",
     "bench",
     "match",
+    "train",
+    "evaluate",
+    "evaluate_audio",
+    "serve",
+    "apply",
 )
 
 
