@@ -296,8 +296,21 @@ class RenderSummary:
 
 
 def render_dataset(config: DatasetConfig, audio_dir: Path, out_dir: Path, workers: int = 1,
-                   progress: bool = True) -> RenderSummary:
-    """Render (or resume) a dataset into out_dir; returns what was rendered this run."""
+                   progress: bool = True, executor: str = "local", address: str | None = None) -> RenderSummary:
+    """Render (or resume) a dataset into out_dir; returns what was rendered this run.
+
+    Args:
+        workers: render processes, each with its own plugin host (local), or Ray actors (ray).
+        executor: "local" (this machine's processes) or "ray" (Ray tasks on actors; needs the
+            ``eqbridge[cluster]`` extra). Both give the same manifest and byte-identical shards.
+        address: ray only: a running cluster's address; None starts a local Ray instance. With a
+            cluster, audio_dir and out_dir must be on a filesystem every node mounts at the same path.
+
+    Raises:
+        DatasetError: an unknown executor, or an address without the ray executor.
+        ClusterError: ray chosen but not installed or not reachable (host.ray_executor).
+    """
+    _check_executor(executor, address)
     load_profile(config.profile)  # unknown profile: fail before touching the audio
     files = usable_files(Path(audio_dir), config)
     plans = plan_shards(files, config)
@@ -317,7 +330,7 @@ def render_dataset(config: DatasetConfig, audio_dir: Path, out_dir: Path, worker
     start = time.perf_counter()
     bar = tqdm(total=len(todo) * config.segments, unit="row", disable=not progress, desc="render-dataset")
     try:
-        for rows in _run(todo, config, out_dir, workers, host):
+        for rows in _run(todo, config, out_dir, workers, host, executor, address):
             bar.update(rows)
     finally:
         bar.close()
@@ -326,9 +339,15 @@ def render_dataset(config: DatasetConfig, audio_dir: Path, out_dir: Path, worker
 
 
 def _run(todo: Sequence[ShardPlan], config: DatasetConfig, out_dir: Path, workers: int,
-         host: "PluginHost") -> Iterable[int]:
+         host: "PluginHost", executor: str = "local", address: str | None = None) -> Iterable[int]:
+    """Render todo with the chosen executor; yields each finished shard's row count."""
     if not todo:
         return
+    yield from EXECUTORS[executor](todo, config, out_dir, workers, host, address)
+
+
+def _run_local(todo: Sequence[ShardPlan], config: DatasetConfig, out_dir: Path, workers: int,
+               host: "PluginHost", address: str | None) -> Iterable[int]:
     if workers <= 1:
         _worker_init(config, host)
         for plan in todo:
@@ -340,6 +359,29 @@ def _run(todo: Sequence[ShardPlan], config: DatasetConfig, out_dir: Path, worker
         futures = [pool.submit(_worker_render, plan, str(out_dir)) for plan in todo]
         for future in as_completed(futures):
             yield future.result()
+
+
+def _run_ray(todo: Sequence[ShardPlan], config: DatasetConfig, out_dir: Path, workers: int,
+             host: "PluginHost", address: str | None) -> Iterable[int]:
+    from host.ray_executor import run_ray  # deferred: Ray is an optional extra
+
+    yield from run_ray(todo, config, out_dir, workers, address)
+
+
+# --executor name -> function yielding row counts; each gives the same bytes for the same plan.
+EXECUTORS = {"local": _run_local, "ray": _run_ray}
+
+
+def _check_executor(executor: str, address: str | None) -> None:
+    """Fail before any rendering: an unknown executor, a stray address, or ray not installed."""
+    if executor not in EXECUTORS:
+        raise DatasetError(f"--executor must be one of {', '.join(EXECUTORS)}, got {executor!r}")
+    if address is not None and executor != "ray":
+        raise DatasetError(f"--address {address} needs --executor ray (the local executor has no cluster)")
+    if executor == "ray":
+        from host.ray_executor import import_ray
+
+        import_ray()
 
 
 def load_manifest(data_dir: Path) -> dict:

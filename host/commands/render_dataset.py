@@ -14,7 +14,8 @@ def _run(args: argparse.Namespace) -> int:
                            split=parse_split(args.split), reference_from=args.reference_from,
                            augment=not args.no_augment,
                            kinds=tuple(k for k in args.kinds.split(",") if k) if args.kinds else ())
-    summary = render_dataset(config, Path(args.audio), Path(args.out), workers=args.workers)
+    summary = render_dataset(config, Path(args.audio), Path(args.out), workers=args.workers,
+                             executor=args.executor, address=args.address)
     print(f"{summary.out_dir}: {summary.shards_total} shards ({summary.shards_rendered} rendered now, "
           f"{summary.rows_rendered} rows, {summary.rows_per_s:.1f} rows/s)")
     return 0
@@ -30,7 +31,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--segment-seconds", type=float, default=3.0)
     p.add_argument("--sample-rate", type=int, default=44100)
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--workers", type=int, default=1, help="worker processes, each with its own engine")
+    p.add_argument("--workers", type=int, default=1,
+                   help="worker processes (local) or Ray actors (ray), each with its own engine")
+    p.add_argument("--executor", choices=("local", "ray"), default="local",
+                   help="local: processes on this machine; ray: Ray tasks (pip install 'eqbridge[cluster]')")
+    p.add_argument("--address", help="ray: a running cluster's address, e.g. 10.0.0.1:6379 (default: start a "
+                                     "local Ray instance); --audio and --out must be on a filesystem all nodes share")
     p.add_argument("--split", default="50/10/40", help="train/val/test shares, by source recording")
     p.add_argument("--reference-from", choices=("same-recording", "other-recording"), default="same-recording",
                    help="take Y from another part of the same recording, or from another recording of the same kind")
