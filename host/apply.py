@@ -283,6 +283,7 @@ class StemApplier:
         self.profile = load_profile(config.plugin)
         self._hosts: dict[int, "PluginHost"] = {}
         self._references: dict[str, AudioClip] = {}
+        self._reference_spectra: dict[tuple[str, float], np.ndarray] = {}
 
     def host(self, sample_rate: int) -> "PluginHost":
         from host.render import PluginHost  # deferred: DawDreamer loads in the worker
@@ -297,6 +298,15 @@ class StemApplier:
             self._references[key] = read_audio(path)
         return self._references[key]
 
+    def reference_spectrum_db(self, path: Path, fmax_hz: float) -> np.ndarray:
+        from host.report import log_mel_spectrum_db
+
+        key = (str(path), fmax_hz)
+        if key not in self._reference_spectra:
+            ref = self.reference(path)
+            self._reference_spectra[key] = log_mel_spectrum_db(ref.mono(), ref.sample_rate, fmax_hz)
+        return self._reference_spectra[key]
+
     def run(self, job: StemJob) -> StemResult:
         try:
             return self._run(job)
@@ -307,7 +317,7 @@ class StemApplier:
     def _run(self, job: StemJob) -> StemResult:
         from host.match import predict_settings, settings_from_values
         from host.plot import plot_eq_match
-        from host.report import mel_distance_db
+        from host.report import log_mel_spectrum_db, shared_fmax_hz, spectrum_distance_db
 
         cfg, profile = self.config, self.profile
         clip = read_audio(job.stem)
@@ -338,10 +348,12 @@ class StemApplier:
                       title=f"{profile.display_name}: {job.stem.name} matched to {job.reference.name} "
                             f"({cfg.amount_percent:g}%)")
         notes = _notes(changes, raw_peak_dbfs, gain_db, clipped, clip.subtype, cfg)
+        fmax_hz = shared_fmax_hz(clip.sample_rate, reference.sample_rate)
+        ref_db = self.reference_spectrum_db(job.reference, fmax_hz)
         metrics = {
-            "mel_distance_before_db": mel_distance_db(clip.mono(), clip.sample_rate, reference.mono(),
-                                                      reference.sample_rate),
-            "mel_distance_after_db": mel_distance_db(after, clip.sample_rate, reference.mono(), reference.sample_rate),
+            "mel_distance_before_db": spectrum_distance_db(
+                log_mel_spectrum_db(clip.mono(), clip.sample_rate, fmax_hz), ref_db),
+            "mel_distance_after_db": spectrum_distance_db(log_mel_spectrum_db(after, clip.sample_rate, fmax_hz), ref_db),
             "peak_dbfs": peak_dbfs, "peak_before_output_gain_dbfs": raw_peak_dbfs, "output_gain_db": gain_db,
             "clipped_samples": clipped,
         }

@@ -47,10 +47,19 @@ def mel_distance_db(audio: np.ndarray, sample_rate: int, reference: np.ndarray, 
     Both clips use mel bands with the same edges in Hz (up to the lower of the two Nyquist frequencies and
     16 kHz), so clips at different sample rates compare directly.
     """
-    fmax = min(MEL_FMAX_HZ, sample_rate / 2.0, reference_rate / 2.0)
-    a = log_mel_spectrum_db(audio, sample_rate, fmax)
-    b = log_mel_spectrum_db(reference, reference_rate, fmax)
-    return float(np.sqrt(np.mean((a - b) ** 2)))
+    fmax = shared_fmax_hz(sample_rate, reference_rate)
+    return spectrum_distance_db(log_mel_spectrum_db(audio, sample_rate, fmax),
+                                log_mel_spectrum_db(reference, reference_rate, fmax))
+
+
+def shared_fmax_hz(sample_rate: int, reference_rate: int) -> float:
+    """The top mel band edge two clips at these rates are compared up to."""
+    return min(MEL_FMAX_HZ, sample_rate / 2.0, reference_rate / 2.0)
+
+
+def spectrum_distance_db(spectrum_db: np.ndarray, reference_db: np.ndarray) -> float:
+    """RMS difference of two :func:`log_mel_spectrum_db` results made with the same fmax."""
+    return float(np.sqrt(np.mean((spectrum_db - reference_db) ** 2)))
 
 
 def _fmt(value: object, spec: str = ".2f") -> str:

@@ -271,3 +271,18 @@ def test_faust_preset_source_sets_every_slider():
     for spec in profile.parameters:
         label = spec.plugin_name.rsplit("/", 1)[-1]
         assert f'hslider("{label}", {norms[spec.name]!r},' in source
+
+
+def test_vst_preset_is_the_plugins_own_fxb_bank(tmp_path):
+    """A VST profile's preset is DawDreamer's save_state: an FXB chunk bank (magic 'CcnK', type 'FxBk')."""
+    from host.apply import save_plugin_state
+    from tests.conftest import require_host
+
+    host = require_host("zameq2", 44100)
+    values = host.profile.values_from_dict({"low_gain_db": 6.0, "high_freq_hz": 5000.0})
+    host.set_normalized(host.profile.to_norm(values))
+    norms = dict(zip(host.profile.parameter_names, host.profile.to_norm(values)))
+    state = save_plugin_state(host, tmp_path / "x.fxb", norms)
+    raw = (tmp_path / "x.fxb").read_bytes()
+    assert state["file"] == "x.fxb" and raw[:4] == b"CcnK" and raw[8:12] == b"FxBk"
+    assert list(tmp_path.iterdir()) == [tmp_path / "x.fxb"]  # no temporary left behind
