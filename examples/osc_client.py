@@ -5,6 +5,7 @@ Needs only python-osc, numpy and soundfile, so a DAW script can call it with any
     python examples/osc_client.py files /abs/bounces/track.wav /abs/bounces/reference.wav
     python examples/osc_client.py clips track.wav reference.wav --start 12.5 --length 10
     python examples/osc_client.py files ... --reply-port 9001 --json result.json
+    python examples/osc_client.py clips t.wav r.wav --lines out.txt   # for examples/reaper_eqbridge.lua
 
 ``files`` sends paths (they must lie in a folder the server was started with ``--allow-dir``);
 ``clips`` sends the audio itself in float32 chunks (for a DAW that cannot share files). With
@@ -141,6 +142,19 @@ def print_result(result: dict) -> None:
                  norm.get("index"), norm.get("value", float("nan")), len(result["automation"].get(name, [])))
 
 
+def write_lines(result: dict, path: Path) -> None:
+    """A line format a DAW script parses without JSON: ``param <index> <normalized>`` per parameter,
+    ``point <index> <time_s> <normalized>`` per automation point, or ``error -1 <message>``."""
+    if "error" in result:
+        lines = [f"error -1 {result['error']}"]
+    else:
+        lines = [f"param {n['index']} {n['value']:.6f}" for n in result["normalized"].values()]
+        for name, points in result["automation"].items():
+            index = result["normalized"].get(name, {}).get("index", -1)
+            lines += [f"point {index} {t:.4f} {v:.6f}" for t, v in points]
+    Path(path).write_text("\n".join(lines) + "\n")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("mode", choices=("files", "clips", "ping"))
@@ -155,6 +169,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--reference-start", type=float, default=0.0)
     parser.add_argument("--reference-length", type=float)
     parser.add_argument("--json", help="also write the result to this JSON file")
+    parser.add_argument("--lines", help="also write 'param'/'point' lines for a DAW script (reaper_eqbridge.lua)")
     parser.add_argument("--timeout", type=float, default=30.0)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
@@ -178,6 +193,8 @@ def main(argv: list[str] | None = None) -> int:
     log.info("round trip %.1f ms", 1000 * result["round_trip_s"])
     if args.json:
         Path(args.json).write_text(json.dumps(result, indent=2))
+    if args.lines:
+        write_lines(result, Path(args.lines))
     return 1 if "error" in result else 0
 
 

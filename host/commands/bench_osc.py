@@ -48,12 +48,16 @@ class _Client:
         self.sock.sendto(build_msg(address, list(args)).dgram, self.server)
 
     def until(self, address: str, request_id: int | None = None) -> None:
+        """Wait for ``address`` (for ``request_id``); records when /eqbridge/settings passed by."""
+        self.settings_at = None
         while True:
             data, _ = self.sock.recvfrom(65536)
             for timed in OscPacket(data).messages:
                 msg = timed.message
                 if msg.address == "/eqbridge/error" and (request_id is None or msg.params[0] == request_id):
                     raise EqbridgeError(f"server error for request {msg.params[0]}: {msg.params[1]}")
+                if msg.address == "/eqbridge/settings":
+                    self.settings_at = time.perf_counter()
                 if msg.address == address and (request_id is None or msg.params[0] == request_id):
                     return
 
@@ -129,13 +133,14 @@ def bench_osc(plugin: str = "faust-peq", duration_s: float = 10.0, iterations: i
                 client.send("/eqbridge/ping")
                 client.until("/eqbridge/pong")
                 pings.append(time.perf_counter() - start)
-            files, clips = [], []
+            files, clips, settings = [], [], []
             for i in range(warmup + iterations):
                 start = time.perf_counter()
                 client.send("/eqbridge/match", i, str(allow / "track.wav"), str(allow / "reference.wav"))
                 client.until("/eqbridge/done", i)
                 if i >= warmup:
                     files.append(time.perf_counter() - start)
+                    settings.append(client.settings_at - start)
             for i in range(warmup + iterations):
                 rid = 10_000 + i
                 start = time.perf_counter()
@@ -150,7 +155,7 @@ def bench_osc(plugin: str = "faust-peq", duration_s: float = 10.0, iterations: i
             proc.wait(10)
     return {"plugin": plugin, "duration_s": duration_s, "iterations": iterations,
             "ping_ms": statistics.median(1000.0 * t for t in pings),
-            "files": _summary(files), "clips": _summary(clips), "clip_bytes": 4 * (len(track) + len(reference))}
+            "files": _summary(files), "files_to_settings": _summary(settings), "clips": _summary(clips), "clip_bytes": 4 * (len(track) + len(reference))}
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -165,9 +170,9 @@ def run(args: argparse.Namespace) -> int:
     result = bench_osc(args.plugin, args.duration_seconds, args.iterations, args.checkpoint)
     log.info("OSC round trip, %.0f s clips, median of %d (ping %.2f ms):", result["duration_s"],
              result["iterations"], result["ping_ms"])
-    for kind in ("files", "clips"):
+    for kind in ("files", "files_to_settings", "clips"):
         r = result[kind]
-        log.info("  %-5s median %7.1f ms  p90 %7.1f ms  (min %.1f, max %.1f)", kind, r["median_ms"], r["p90_ms"],
+        log.info("  %-17s median %7.1f ms  p90 %7.1f ms  (min %.1f, max %.1f)", kind, r["median_ms"], r["p90_ms"],
                  r["min_ms"], r["max_ms"])
     if args.json:
         Path(args.json).write_text(json.dumps(result, indent=2))
