@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import soundfile as sf
+import soxr
 
 from host.atomic import atomic_path
 from host.errors import AudioInputError
@@ -37,6 +38,24 @@ class AudioClip:
     def mono(self) -> np.ndarray:
         """Channel average (samples,): what the model listens to."""
         return self.data.mean(axis=0).astype(np.float32)
+
+    def mono_at(self, sample_rate: int) -> np.ndarray:
+        """Channel average resampled to ``sample_rate`` (soxr HQ when the rates differ)."""
+        return resample(self.mono(), self.sample_rate, sample_rate)
+
+
+def resample(audio: np.ndarray, from_rate: int, to_rate: int) -> np.ndarray:
+    """soxr HQ resampling of (samples,) or (samples, channels); float32 out; a no-op at equal rates."""
+    if from_rate == to_rate:
+        return np.asarray(audio, dtype=np.float32)
+    return soxr.resample(audio, from_rate, to_rate, quality="HQ").astype(np.float32)
+
+
+def load_mono(path: Path | str, sample_rate: int) -> np.ndarray:
+    """Read a file as float32 mono (samples,) at ``sample_rate`` Hz. Raises AudioInputError as read_audio."""
+    if sample_rate <= 0:
+        raise ValueError(f"sample_rate must be a positive number of Hz, got {sample_rate}")
+    return np.ascontiguousarray(read_audio(path).mono_at(sample_rate))
 
 
 def read_audio(path: Path | str) -> AudioClip:

@@ -28,10 +28,10 @@ from pathlib import Path
 
 import numpy as np
 import soundfile as sf
-import soxr
 from tqdm import tqdm
 
 from host import midi_music
+from host.audio import load_mono, resample
 from host.errors import AudioInputError, CorpusError, SourcePackageMissingError
 
 log = logging.getLogger(__name__)
@@ -204,12 +204,6 @@ def _downmix(audio: np.ndarray) -> np.ndarray:
     return audio.mean(axis=1, dtype=np.float32) if audio.ndim == 2 else audio.astype(np.float32)
 
 
-def _resample(audio: np.ndarray, from_rate: int, to_rate: int) -> np.ndarray:
-    if from_rate == to_rate:
-        return audio
-    return soxr.resample(audio, from_rate, to_rate, quality="HQ").astype(np.float32)
-
-
 def _trim(audio: np.ndarray, sample_rate: int, threshold_db: float, pad_s: float = 0.02) -> np.ndarray:
     peak = float(np.max(np.abs(audio))) if audio.size else 0.0
     if peak <= 0.0:
@@ -285,7 +279,7 @@ def _render_speech(words: tuple[SpeechWord, ...], gaps_s: tuple[float, ...]) -> 
     pieces: list[np.ndarray] = []
     for word, gap_s in zip(words, gaps_s):
         audio, rate = _read_native(word.path)
-        mono = _resample(_downmix(audio), rate, CORPUS_SAMPLE_RATE)
+        mono = resample(_downmix(audio), rate, CORPUS_SAMPLE_RATE)
         mono = _trim(mono, CORPUS_SAMPLE_RATE, SPEECH_TRIM_DB)
         if mono.size == 0:
             continue
@@ -426,7 +420,7 @@ DEFAULT_SOURCES: tuple[str, ...] = ("speech", "loops", "midi", "wesnoth")
 
 
 def _finish_clip(audio: np.ndarray, rate: int) -> np.ndarray:
-    mono = _resample(_downmix(audio), rate, CORPUS_SAMPLE_RATE)
+    mono = resample(_downmix(audio), rate, CORPUS_SAMPLE_RATE)
     loud = np.flatnonzero(np.abs(mono) >= SILENCE_PEAK)
     mono = mono[: loud[-1] + 1] if loud.size else mono[:0]  # drop a silent render tail
     peak = float(np.max(np.abs(mono))) if mono.size else 0.0
@@ -640,14 +634,4 @@ def load_audio(path: Path | str, sample_rate: int) -> np.ndarray:
         AudioInputError: the file is missing, unreadable, empty, or holds NaN/inf samples.
         ValueError: ``sample_rate`` is not positive.
     """
-    if sample_rate <= 0:
-        raise ValueError(f"sample_rate must be a positive number of Hz, got {sample_rate}")
-    path = Path(path)
-    if not path.is_file():
-        raise AudioInputError(f"audio file {path} does not exist")
-    audio, rate = _read_native(path)
-    if audio.shape[0] == 0:
-        raise AudioInputError(f"audio file {path} holds no samples")
-    if not np.all(np.isfinite(audio)):
-        raise AudioInputError(f"audio file {path} holds NaN or infinite samples")
-    return np.ascontiguousarray(_resample(_downmix(audio), rate, sample_rate), dtype=np.float32)
+    return load_mono(path, sample_rate)

@@ -47,14 +47,6 @@ def settings_from_values(profile: PluginProfile, values: np.ndarray, indices: tu
                            dict(zip(names, indices)), checkpoint, probabilities)
 
 
-def _resampled_mono(clip: AudioClip, sample_rate: int) -> np.ndarray:
-    if clip.sample_rate == sample_rate:
-        return clip.mono()
-    import soxr
-
-    return soxr.resample(clip.mono(), clip.sample_rate, sample_rate).astype(np.float32)
-
-
 def predict_settings(track: AudioClip, reference: AudioClip, profile: PluginProfile,
                      checkpoint: str | Path | None = None) -> tuple[np.ndarray, str, np.ndarray]:
     """(physical values (P,), checkpoint used, probabilities (P, D)) from the model's inference API."""
@@ -63,7 +55,7 @@ def predict_settings(track: AudioClip, reference: AudioClip, profile: PluginProf
     if track.sample_rate != reference.sample_rate:
         log.info("reference at %d Hz, track at %d Hz: the model resamples both", reference.sample_rate,
                  track.sample_rate)
-    ref = _resampled_mono(reference, track.sample_rate)
+    ref = reference.mono_at(track.sample_rate)
     prediction = predict(track.mono(), ref, track.sample_rate, profile, checkpoint)
     values = profile.values_from_dict(prediction.values)
     return values, prediction.checkpoint, prediction.probabilities
@@ -104,7 +96,7 @@ def match(track_path: Path | str, reference_path: Path | str, out_path: Path | s
     if refine_s > 0:
         from host.refine import refine
 
-        refined = refine(host, track.mono(), _resampled_mono(reference, track.sample_rate), refine_s, start=values,
+        refined = refine(host, track.mono(), reference.mono_at(track.sample_rate), refine_s, start=values,
                          probabilities=probs)
         values = refined.values
     settings = settings_from_values(profile, values, host.parameter_indices, ckpt, probs)
