@@ -353,7 +353,8 @@ class StemApplier:
         metrics = {
             "mel_distance_before_db": spectrum_distance_db(
                 log_mel_spectrum_db(clip.mono(), clip.sample_rate, fmax_hz), ref_db),
-            "mel_distance_after_db": spectrum_distance_db(log_mel_spectrum_db(after, clip.sample_rate, fmax_hz), ref_db),
+            "mel_distance_after_db": spectrum_distance_db(
+                log_mel_spectrum_db(after, clip.sample_rate, fmax_hz), ref_db),
             "peak_dbfs": peak_dbfs, "peak_before_output_gain_dbfs": raw_peak_dbfs, "output_gain_db": gain_db,
             "clipped_samples": clipped,
         }

@@ -98,7 +98,8 @@ def _settings_table(record: Mapping) -> list[str]:
     return lines
 
 
-def render_report(title: str, header: Sequence[str], rows: Sequence[tuple[str, Mapping | None, str, str | None]]) -> str:
+def render_report(title: str, header: Sequence[str],
+                  rows: Sequence[tuple[str, Mapping | None, str, str | None]]) -> str:
     """Markdown: one summary row per stem (name, status, distances, peak, gain, clipping), then each stem's settings.
 
     ``rows``: (stem file name, its settings record or None, status, error message or None).
