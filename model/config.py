@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import dataclasses
-import tomllib
+import sys
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
 
 from host.errors import ConfigError
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # Python 3.10: the tomli backport (pyproject: tomli; python_version < "3.11")
+    import tomli as tomllib
 from model.network import ARCHITECTURES, NetworkConfig
 
 LOSSES = ("ce", "ce-smooth", "ce-ev")

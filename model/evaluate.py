@@ -19,7 +19,7 @@ import torch
 from tqdm import tqdm
 
 from host.errors import DatasetError
-from host.profiles import PluginProfile, load_profile
+from host.profiles import N_BINS, PluginProfile, load_profile
 from model.checkpoint import LoadedModel, load_checkpoint
 from model.data import SegmentDataset, read_manifest
 from model.decode import decode_bins
@@ -83,10 +83,17 @@ def mae_row(system: str, predicted: np.ndarray, true: np.ndarray, profile: Plugi
                   mean_mae_unit=float(err_unit.mean()))
 
 
-def mean_setting(data_dir: str | Path, profile: PluginProfile) -> np.ndarray:
-    """The floor's constant prediction (P,): the training settings' mean on the 0..1 scale, in physical units."""
-    unit_mean = profile.to_unit(split_params(data_dir, "train")).mean(axis=0)
-    return np.array([spec.from_bin(u * 20.0) for spec, u in zip(profile.parameters, unit_mean)])
+def mean_setting(data_dir: str | Path, profile: PluginProfile) -> tuple[np.ndarray, str]:
+    """The floor's constant prediction (P,) in physical units and its label: the training settings'
+    mean on the 0..1 scale; for a test-only dataset, the middle of each range (the mean of the
+    uniform grid sampling)."""
+    if read_manifest(data_dir).shard_paths("train"):
+        unit_mean = profile.to_unit(split_params(data_dir, "train")).mean(axis=0)
+        label = "mean training setting (floor)"
+    else:
+        unit_mean = np.full(profile.n_params, 0.5)
+        label = "mid-range setting (floor; dataset has no train split)"
+    return np.array([spec.from_bin(u * (N_BINS - 1)) for spec, u in zip(profile.parameters, unit_mean)]), label
 
 
 def _markdown(rows: Sequence[MaeRow], profile: PluginProfile, split: str, n_rows: int) -> str:
@@ -130,8 +137,8 @@ def evaluate(data_dir: str | Path, checkpoint: str | Path, out_dir: str | Path, 
         base = load_checkpoint(path, profile)
         rows.append(mae_row(f"{base.network_config.arch} ({Path(path).name})",
                             predict_split(data_dir, base, split), true, profile))
-    floor = np.broadcast_to(mean_setting(data_dir, profile), true.shape)
-    rows.append(mae_row("mean training setting (floor)", floor, true, profile))
+    floor, label = mean_setting(data_dir, profile)
+    rows.append(mae_row(label, np.broadcast_to(floor, true.shape), true, profile))
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / "report.md").write_text(_markdown(rows, profile, split, len(true)))
     (out_dir / "report.json").write_text(json.dumps({

@@ -99,3 +99,15 @@ def test_predict_split_gives_physical_values_in_range(tiny_dataset, tiny_checkpo
     assert np.all(values >= lo - 1e-9) and np.all(values <= hi + 1e-9)
     grid_hits = [np.isclose(values[:, i, None], p.grid()[None]).any(axis=1) for i, p in enumerate(profile.parameters)]
     assert np.all(grid_hits)
+
+
+def test_evaluate_a_test_only_dataset_uses_the_mid_range_floor(tiny_checkpoint, tmp_path) -> None:
+    from tests.model.conftest import write_tiny_dataset
+
+    data = write_tiny_dataset(tmp_path / "music", {"test": 8}, seed=9)
+    rows = evaluate(data, tiny_checkpoint, tmp_path / "rep")
+    assert rows[-1].system.startswith("mid-range")
+    profile = load_profile("faust-peq")
+    true = np.stack([np.load(p)["params"] for p in sorted((data / "test").glob("*.npz"))])[0]
+    mid = np.array([p.from_bin(10) for p in profile.parameters])
+    np.testing.assert_allclose(rows[-1].mae_physical, np.abs(true - mid).mean(axis=0))
