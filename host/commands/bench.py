@@ -23,6 +23,16 @@ def _render(args: argparse.Namespace) -> int:
     return 0
 
 
+def _predict(args: argparse.Namespace) -> int:
+    from host.commands.bench_predict import bench_predict
+
+    result = bench_predict(args.plugin, args.n, checkpoint=args.checkpoint)
+    print(json.dumps(result, indent=2))
+    if args.json:
+        Path(args.json).write_text(json.dumps(result, indent=2))
+    return 0
+
+
 def register(sub: argparse._SubParsersAction) -> None:
     bench = sub.add_parser("bench", help="rerunnable benchmarks")
     kinds = bench.add_subparsers(dest="bench", required=True)
@@ -35,3 +45,16 @@ def register(sub: argparse._SubParsersAction) -> None:
     render.add_argument("--workers", default="1,2", help="comma-separated worker counts")
     render.add_argument("--json", help="also write the figures to this JSON file")
     render.set_defaults(func=_render)
+
+    predict = kinds.add_parser("predict", help="features + model for a 10 s track against a 10 s reference (CPU)")
+    predict.add_argument("--plugin", default="faust-peq")
+    predict.add_argument("--checkpoint", help="default presets/checkpoints/<plugin>.pt")
+    predict.add_argument("-n", type=int, default=20, help="timed calls (median reported)")
+    predict.add_argument("--json", help="also write the figures to this JSON file")
+    predict.set_defaults(func=_predict)
+
+    from host.commands import bench_osc
+
+    osc = kinds.add_parser("osc", help="OSC round trip /eqbridge/match -> /eqbridge/done on loopback, and clip transfer")
+    bench_osc.add_arguments(osc)
+    osc.set_defaults(func=bench_osc.run)
