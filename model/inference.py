@@ -24,6 +24,7 @@ import torch
 from host.errors import AudioInputError
 from host.profiles import PRESETS_DIR, PluginProfile, load_profile
 from model.checkpoint import LoadedModel, load_checkpoint
+from model.decode import decode_bins
 
 log = logging.getLogger(__name__)
 CHECKPOINTS_DIR = PRESETS_DIR / "checkpoints"
@@ -36,7 +37,8 @@ class Prediction:
     """Predicted settings for one (track, reference) pair.
 
     ``values``: parameter name -> physical value (dB, Hz, Q or octaves as the profile says), the
-    grid value of the most probable bin; ``bins``: that bin per parameter (P,);
+    grid value of the decoded bin (default: the median of the distribution, see model.decode);
+    ``bins``: that bin per parameter (P,);
     ``probabilities``: softmax per parameter (P, D); ``checkpoint``: the file used.
     """
 
@@ -128,16 +130,16 @@ def prepare_audio(audio: np.ndarray, sample_rate: int, target_rate: int, min_dur
     return np.ascontiguousarray(x, dtype=np.float32)
 
 
-def _to_prediction(prof: PluginProfile, model: LoadedModel, logits: torch.Tensor) -> Prediction:
-    probs = torch.softmax(logits, dim=-1).numpy().astype(np.float64)  # (P, D)
-    bins = probs.argmax(axis=-1)  # (P,)
+def _to_prediction(prof: PluginProfile, model: LoadedModel, logits: torch.Tensor, decode: str) -> Prediction:
+    probs = torch.softmax(logits.double(), dim=-1).numpy()  # (P, D)
+    bins = decode_bins(logits, decode).numpy()  # (P,)
     values = prof.from_bins(bins)  # (P,) physical
     return Prediction(profile_name=prof.name, values=prof.values_dict(values),
                       bins=tuple(int(b) for b in bins), probabilities=probs, checkpoint=str(model.path))
 
 
 def predict(track: np.ndarray, reference: np.ndarray, sample_rate: int, profile: str | PluginProfile,
-            checkpoint: str | Path | None = None) -> Prediction:
+            checkpoint: str | Path | None = None, decode: str = "median") -> Prediction:
     """Predict the settings of ``profile``'s plugin that make ``track`` sound like ``reference``.
 
     Args:
@@ -146,6 +148,7 @@ def predict(track: np.ndarray, reference: np.ndarray, sample_rate: int, profile:
         sample_rate: Hz, of both clips.
         profile: a profile name (``faust-peq``) or a loaded PluginProfile.
         checkpoint: model file; default ``presets/checkpoints/<profile>.pt``.
+        decode: "median" (default: lowest expected MAE) or "argmax" (the paper's) bin per parameter.
 
     Raises:
         AudioInputError: silent, too short (under the training segment length), NaN/inf, bad shape.
@@ -155,12 +158,12 @@ def predict(track: np.ndarray, reference: np.ndarray, sample_rate: int, profile:
     t = prepare_audio(track, sample_rate, model.sample_rate, model.segment_s, "track")
     r = prepare_audio(reference, sample_rate, model.sample_rate, model.segment_s, "reference")
     logits = model.logits(torch.from_numpy(t)[None], torch.from_numpy(r)[None])[0]  # (P, D)
-    return _to_prediction(prof, model, logits)
+    return _to_prediction(prof, model, logits, decode)
 
 
 def predict_segments(track: np.ndarray, reference: np.ndarray, sample_rate: int, profile: str | PluginProfile,
                      checkpoint: str | Path | None = None, segment_s: float | None = None,
-                     hop_s: float | None = None) -> SegmentPredictions:
+                     hop_s: float | None = None, decode: str = "median") -> SegmentPredictions:
     """Predict settings for each segment of ``track`` against the whole ``reference``.
 
     Segments start every ``hop_s`` (default ``segment_s / 2``) and last ``segment_s`` (default: the
@@ -183,7 +186,7 @@ def predict_segments(track: np.ndarray, reference: np.ndarray, sample_rate: int,
         ref_mel = model.features(torch.from_numpy(r)[None])  # (1, M, frames_r)
         track_mel = model.features(segments)  # (T, M, frames)
         logits = model.network(track_mel, ref_mel.expand(len(starts), -1, -1))  # (T, P, D)
-    bins = logits.argmax(dim=-1).numpy()  # (T, P)
+    bins = decode_bins(logits, decode).numpy()  # (T, P)
     return SegmentPredictions(profile_name=prof.name, times_s=starts / model.sample_rate,
                               values=prof.from_bins(bins), names=prof.parameter_names, segment_s=seg_s,
                               checkpoint=str(model.path))
