@@ -1,6 +1,6 @@
 """Train a network on an eqbridge dataset: Adam, per-epoch validation, resumable, deterministic.
 
-The best epoch (lowest validation MAE in the normalized 0..1 parameter domain) is written to
+The best epoch (lowest validation MAE in the normalized 0..1 parameter domain, median decoding) is written to
 ``out_path``; the latest state, with optimizer and history, to ``last_path(out_path)``
 (``NAME.last.pt`` beside it), from which a rerun resumes.
 """
@@ -21,6 +21,7 @@ from host.errors import ConfigError
 from host.profiles import N_BINS, load_profile
 from model.checkpoint import checkpoint_payload, read_payload, save_atomic
 from model.config import TrainConfig
+from model.decode import decode_bins
 from model.data import FeatureDataset, SegmentDataset, read_manifest
 from model.features import FeatureConfig, MelSpectrogram
 from model.losses import make_loss
@@ -45,7 +46,11 @@ def feature_config_for(arch: str, sample_rate: int) -> FeatureConfig:
 
 def _run_epoch(network: nn.Module, loader: DataLoader, loss_fn: Any,
                optimizer: torch.optim.Optimizer | None, desc: str) -> tuple[float, float]:
-    """One pass; trains when ``optimizer`` is given. Returns (mean loss, mean |bin error| / (D-1))."""
+    """One pass; trains when ``optimizer`` is given.
+
+    Returns (mean loss, mean |median-decoded bin - true bin| / (D-1)): the normalized MAE of what
+    ``predict`` returns by default, which also selects the best epoch.
+    """
     network.train(optimizer is not None)
     total_loss, total_err, n = 0.0, 0.0, 0
     with torch.set_grad_enabled(optimizer is not None):
@@ -56,7 +61,7 @@ def _run_epoch(network: nn.Module, loader: DataLoader, loss_fn: Any,
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()
                 optimizer.step()
-            err = (logits.argmax(dim=-1) - bins).abs().float().mean() / (N_BINS - 1)
+            err = (decode_bins(logits.detach(), "median") - bins).abs().float().mean() / (N_BINS - 1)
             total_loss += float(loss.detach()) * len(bins)
             total_err += float(err) * len(bins)
             n += len(bins)
