@@ -39,15 +39,9 @@ class MaeRow:
     mean_mae_unit: float  # mae_unit averaged over parameters
 
 
-def predict_split(data_dir: str | Path, checkpoint: str | Path | LoadedModel, split: str = "test",
-                  reference: str = "ref", batch_size: int = 32, decode: str = "argmax") -> np.ndarray:
-    """Physical predictions (N, P) for every row of a split, in shard order.
-
-    ``reference="ref"``: the dataset's reference clip; ``"y"``: the target itself (easy case).
-    ``decode``: "argmax" or "median" of each parameter's bin distribution (see model.decode).
-    Raises DatasetError / ProfileMismatchError if the dataset is for another profile.
-    """
-    model = checkpoint if isinstance(checkpoint, LoadedModel) else load_checkpoint(checkpoint)
+def split_logits(data_dir: str | Path, model: LoadedModel, split: str = "test", reference: str = "ref",
+                 batch_size: int = 32) -> torch.Tensor:
+    """Logits (N, P, D) for every row of a split, in shard order (see :func:`predict_split`)."""
     manifest = read_manifest(data_dir)
     profile = load_profile(manifest.profile_name)
     manifest.check_profile(profile)
@@ -55,11 +49,24 @@ def predict_split(data_dir: str | Path, checkpoint: str | Path | LoadedModel, sp
     if manifest.sample_rate != model.sample_rate:
         raise DatasetError(f"dataset {data_dir} is at {manifest.sample_rate} Hz, the model at {model.sample_rate} Hz")
     data = SegmentDataset(data_dir, split, reference=reference)
-    bins = []
+    logits = []
     for start in tqdm(range(0, len(data), batch_size), desc=f"predict {split}", leave=False, unit="batch"):
-        logits = model.logits(data.tracks[start:start + batch_size], data.references[start:start + batch_size])
-        bins.append(decode_bins(logits, decode))  # (b, P)
-    return profile.from_bins(torch.cat(bins).numpy())  # (N, P) physical
+        logits.append(model.logits(data.tracks[start:start + batch_size], data.references[start:start + batch_size]))
+    return torch.cat(logits)  # (N, P, D)
+
+
+def predict_split(data_dir: str | Path, checkpoint: str | Path | LoadedModel, split: str = "test",
+                  reference: str = "ref", batch_size: int = 32, decode: str = "argmax") -> np.ndarray:
+    """Physical predictions (N, P) for every row of a split, in shard order (for audio-domain evaluation).
+
+    ``reference="ref"``: the dataset's reference clip; ``"y"``: the target itself (easy case).
+    ``decode``: "argmax" or "median" of each parameter's bin distribution (see model.decode).
+    Raises DatasetError / ProfileMismatchError if the dataset is for another profile.
+    """
+    model = checkpoint if isinstance(checkpoint, LoadedModel) else load_checkpoint(checkpoint)
+    profile = load_profile(read_manifest(data_dir).profile_name)
+    logits = split_logits(data_dir, model, split, reference, batch_size)
+    return profile.from_bins(decode_bins(logits, decode).numpy())  # (N, P) physical
 
 
 def split_params(data_dir: str | Path, split: str) -> np.ndarray:
@@ -118,8 +125,8 @@ def evaluate(data_dir: str | Path, checkpoint: str | Path, out_dir: str | Path, 
              baselines: Sequence[str | Path] = ()) -> list[MaeRow]:
     """Evaluate a checkpoint (and baseline checkpoints) on a split; write report.md and report.json.
 
-    Rows: the model (argmax decoding); the model with median decoding; the model with the target
-    as reference ("same material", easy case); each baseline; the mean-setting floor. Returns the
+    Rows: the model (argmax, then median decoding); the same with the target as reference ("same
+    material", easy case); each baseline (argmax, median); the mean-setting floor. Returns the
     rows in that order.
     """
     out_dir = Path(out_dir)
@@ -129,14 +136,23 @@ def evaluate(data_dir: str | Path, checkpoint: str | Path, out_dir: str | Path, 
     model = load_checkpoint(checkpoint, profile)
     arch = model.network_config.arch
     name = f"{arch} ({Path(checkpoint).name})"
-    rows = [mae_row(name, predict_split(data_dir, model, split), true, profile),
-            mae_row(f"{name}, median decoding", predict_split(data_dir, model, split, decode="median"), true, profile),
-            mae_row(f"{name}, same material (reference = target y)",
-                    predict_split(data_dir, model, split, reference="y"), true, profile)]
+
+    def physical(logits: torch.Tensor, decode: str) -> np.ndarray:
+        return profile.from_bins(decode_bins(logits, decode).numpy())  # (N, P)
+
+    logits = split_logits(data_dir, model, split)
+    easy = split_logits(data_dir, model, split, reference="y")
+    rows = [mae_row(name, physical(logits, "argmax"), true, profile),
+            mae_row(f"{name}, median decoding", physical(logits, "median"), true, profile),
+            mae_row(f"{name}, same material (reference = target y)", physical(easy, "argmax"), true, profile),
+            mae_row(f"{name}, same material, median decoding", physical(easy, "median"), true, profile)]
     for path in baselines:
         base = load_checkpoint(path, profile)
-        rows.append(mae_row(f"{base.network_config.arch} ({Path(path).name})",
-                            predict_split(data_dir, base, split), true, profile))
+        base_logits = split_logits(data_dir, base, split)
+        for decode in ("argmax", "median"):
+            suffix = ", median decoding" if decode == "median" else ""
+            rows.append(mae_row(f"{base.network_config.arch} ({Path(path).name}){suffix}",
+                                physical(base_logits, decode), true, profile))
     floor, label = mean_setting(data_dir, profile)
     rows.append(mae_row(label, np.broadcast_to(floor, true.shape), true, profile))
     out_dir.mkdir(parents=True, exist_ok=True)

@@ -21,8 +21,8 @@ from host.errors import ConfigError
 from host.profiles import N_BINS, load_profile
 from model.checkpoint import checkpoint_payload, read_payload, save_atomic
 from model.config import TrainConfig
-from model.decode import decode_bins
 from model.data import FeatureDataset, SegmentDataset, read_manifest
+from model.decode import decode_bins
 from model.features import FeatureConfig, MelSpectrogram
 from model.losses import make_loss
 from model.network import FEATURE_SCALES, build_network

@@ -80,10 +80,10 @@ def test_evaluate_writes_report_with_all_systems(tiny_dataset, tiny_checkpoint, 
     baseline = train(tiny_dataset, tmp_path / "b.pt", small_config(epochs=1, arch="baseline-dbmel"))
     rows = evaluate(tiny_dataset, tiny_checkpoint, tmp_path / "rep", baselines=[baseline])
     names = [r.system for r in rows]
-    assert len(rows) == 5 and "median" in names[1] and "same material" in names[2]
-    assert "baseline-dbmel" in names[3] and "floor" in names[4]
+    assert len(rows) == 7 and "median" in names[1] and "same material" in names[2] and "median" in names[3]
+    assert "baseline-dbmel" in names[4] and "median" in names[5] and "floor" in names[6]
     report = json.loads((tmp_path / "rep" / "report.json").read_text())
-    assert len(report["systems"]) == 5 and len(report["systems"][0]["mae_unit"]) == 10
+    assert len(report["systems"]) == 7 and len(report["systems"][0]["mae_unit"]) == 10
     md = (tmp_path / "rep" / "report.md").read_text()
     assert "| mean training setting (floor) |" in md and "low_gain_db (dB)" in md
     for row in rows:
