@@ -14,6 +14,7 @@ from __future__ import annotations
 import functools
 import logging
 import math
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Protocol, Sequence, Union
@@ -283,6 +284,41 @@ def predict_automation(config: ServeConfig, track: np.ndarray, reference: np.nda
                             config.profile, config.plugin_indices)
 
 
+_REFINER = None
+_REFINER_LOCK = threading.Lock()
+
+
+def _refiner():
+    """The server's one refinement process (engines never run on the server's threads)."""
+    global _REFINER
+    with _REFINER_LOCK:
+        if _REFINER is None:
+            from host.refine import RefineProcess
+
+            _REFINER = RefineProcess()
+        return _REFINER
+
+
+def warm_up_refiner(config: ServeConfig, sample_rate: int = 44100) -> None:
+    _refiner().warm_up(config.profile.name, sample_rate)
+
+
+def refine_settings(config: ServeConfig, values: dict[str, float], track: np.ndarray, reference: np.ndarray,
+                    sample_rate: int, budget_s: float) -> tuple[dict[str, float], tuple[float, ...]]:
+    """Refine predicted settings through the real plugin for ``budget_s`` seconds (host/refine.py)."""
+    profile = config.profile
+    start = profile.values_from_dict(values)
+    result = _refiner().refine(profile.name, sample_rate, _squeeze_mono(track), _squeeze_mono(reference), budget_s,
+                               start=start)
+    refined = profile.values_dict(result.values)
+    return refined, tuple(float(n) for n in profile.to_norm(result.values))
+
+
+def _squeeze_mono(audio: np.ndarray) -> np.ndarray:
+    a = np.asarray(audio, dtype=np.float32)
+    return a.mean(axis=1) if a.ndim == 2 else a
+
+
 def match_audio(config: ServeConfig, request_id: int, track: np.ndarray, reference: np.ndarray,
                 sample_rate: int) -> MatchResult:
     """Settings and automation of one match (see :func:`predict_settings`, :func:`predict_automation`)."""
@@ -368,11 +404,13 @@ def reporting(handler: Callable[..., None]) -> Callable[..., None]:
 
 
 def run_match(ctx: HandlerContext, client: ClientAddress, request_id: int,
-              load: Callable[[], tuple[np.ndarray, np.ndarray, int]]) -> None:
-    """Worker-side body of a match: load audio, predict, write MIDI, reply; errors become replies."""
+              load: Callable[[], tuple[np.ndarray, np.ndarray, int]], refine_s: float = 0.0) -> None:
+    """Worker-side body of a match: load audio, predict (and refine), write MIDI, reply; errors become replies."""
     try:
         track, reference, sample_rate = load()
         values, norms = predict_settings(ctx.config, request_id, track, reference, sample_rate)
+        if refine_s > 0:
+            values, norms = refine_settings(ctx.config, values, track, reference, sample_rate, refine_s)
         ctx.send(client, settings_replies(ctx.config, request_id, values, norms))  # before the slower automation
         lanes = predict_automation(ctx.config, track, reference, sample_rate)
         for packet in automation_replies(request_id, lanes):
@@ -415,7 +453,8 @@ def handle_match(ctx: HandlerContext, client: ClientAddress, address: str, *args
             reference = load_audio(reference_path, rate)
         return track, reference, rate
 
-    ctx.submit(request_id, functools.partial(run_match, ctx, client, request_id, load))
+    ctx.submit(request_id, functools.partial(run_match, ctx, client, request_id, load,
+                                             float(refine[0]) if refine else 0.0))
 
 
 @reporting

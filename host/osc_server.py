@@ -387,9 +387,13 @@ def warm_up(config: ServeConfig, seconds: float = 4.0, sample_rate: int = 44100)
     """Load the checkpoint and run one prediction so the first request is not slow."""
     from host.osc_protocol import match_audio
 
+    from host.osc_protocol import warm_up_refiner
+
     rng = np.random.default_rng(0)
     noise = (0.1 * rng.standard_normal(int(seconds * sample_rate))).astype(np.float32)
     match_audio(config, -1, noise, noise, sample_rate)
+    # The refinement process starts in the background: serving begins without waiting for it.
+    threading.Thread(target=warm_up_refiner, args=(config, sample_rate), daemon=True).start()
 
 
 def serve(options: ServeOptions, ready: Callable[[int], None] | None = None) -> None:

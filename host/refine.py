@@ -143,3 +143,43 @@ def refine(host: PluginHost, track: np.ndarray, reference: np.ndarray, budget_s:
         generation_s = time.perf_counter() - g0
     values = profile.from_unit(best_x)
     return RefineResult(values, f0, best_f, obj.evaluations, time.perf_counter() - t0)
+
+
+_PROCESS_HOSTS: dict[tuple[str, int], PluginHost] = {}
+
+
+def _refine_job(profile_name: str, sample_rate: int, track: np.ndarray, reference: np.ndarray, budget_s: float,
+                start: np.ndarray | None, probabilities: np.ndarray | None) -> RefineResult:
+    key = (profile_name, sample_rate)
+    if key not in _PROCESS_HOSTS:
+        _PROCESS_HOSTS[key] = PluginHost(profile_name, sample_rate)
+    return refine(_PROCESS_HOSTS[key], track, reference, budget_s, start=start, probabilities=probabilities)
+
+
+class RefineProcess:
+    """Refinement in a child process with its own engine, for multi-threaded callers (the OSC server).
+
+    A DawDreamer engine made on one thread hangs when another thread makes a second one in the same
+    process, so threads never render themselves: they hand the work to this one process (spawned, so it
+    inherits no engine) and wait for the result.
+    """
+
+    def __init__(self) -> None:
+        from concurrent.futures import ProcessPoolExecutor
+        from multiprocessing import get_context
+
+        self._pool = ProcessPoolExecutor(1, mp_context=get_context("spawn"))
+
+    def warm_up(self, profile_name: str, sample_rate: int = 44100) -> None:
+        """Start the process and load the plugin now, so the first budget is not spent on start-up."""
+        noise = np.random.default_rng(0).standard_normal(N_FFT * 2).astype(np.float32)
+        self._pool.submit(_refine_job, profile_name, sample_rate, noise, noise, 0.0, None, None).result()
+
+    def refine(self, profile_name: str, sample_rate: int, track: np.ndarray, reference: np.ndarray,
+               budget_s: float, start: np.ndarray | None = None,
+               probabilities: np.ndarray | None = None) -> RefineResult:
+        return self._pool.submit(_refine_job, profile_name, sample_rate, track, reference, budget_s, start,
+                                 probabilities).result()
+
+    def close(self) -> None:
+        self._pool.shutdown(cancel_futures=True)

@@ -354,3 +354,18 @@ def test_example_client_gets_the_settings(sender_port_server: int, bounce_dir: P
     result = json.loads(out.read_text())
     assert tuple(result["settings"]) == PROFILE.parameter_names
     assert len([ln for ln in lines.read_text().splitlines() if ln.startswith("param ")]) == PROFILE.n_params
+
+
+def test_match_with_a_refine_budget_returns_continuous_settings(server, bounce_dir: Path) -> None:
+    client, _ = server
+    track, reference = str(bounce_dir / "track.flac"), str(bounce_dir / "reference.flac")
+    client.send("/eqbridge/match", 31, track, reference, 0.0)
+    one_shot = _settings(client.until_done(31))
+    client.send("/eqbridge/match", 32, track, reference, 0.5)
+    refined = _settings(client.until_done(32))
+    on_grid = [np.any(np.isclose(PROFILE.parameter(n).grid(), v, rtol=1e-4)) for n, v in refined.items()]
+    assert not all(on_grid), "a refined setting leaves the 21-value grid"
+    assert all(np.isclose(PROFILE.parameter(n).grid(), v, rtol=1e-4).any() for n, v in one_shot.items())
+    for name, value in refined.items():
+        spec = PROFILE.parameter(name)
+        assert spec.min - 1e-6 <= value <= spec.max + 1e-6
