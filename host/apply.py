@@ -27,7 +27,7 @@ from tqdm import tqdm
 
 from host.atomic import atomic_path, write_json_atomic
 from host.audio import AudioClip, read_audio, write_audio_atomic
-from host.errors import AudioInputError, EqbridgeError
+from host.errors import ApplyOptionError, AudioInputError, EqbridgeError
 from host.profiles import PluginProfile, load_profile
 
 if TYPE_CHECKING:
@@ -45,10 +45,6 @@ MIN_STEM_S = 0.1           # shorter stems are reported as too short (the model 
 NO_CLIP_CEILING_DBFS = -0.1  # --no-clip: the output gain brings the peak to this level
 REPORT = "report.md"
 SETTINGS_VERSION = 1
-
-
-class ApplyOptionError(EqbridgeError):
-    """An `eqbridge apply` option is out of range or names an unknown mode."""
 
 
 @dataclass(frozen=True)
@@ -234,11 +230,8 @@ def save_plugin_state(host: "PluginHost", path: Path, normalized: dict[str, floa
             tmp.write_text(faust_preset_source(profile, normalized))
         sliders = {p.plugin_name: normalized[p.name] for p in profile.parameters}
         return {"format": "faust-dsp", "file": path.name, "sliders": sliders}
-    from host.render import _quiet_native_output
-
-    plugin = host._plugin  # PluginHost has no public save_state yet
-    with atomic_path(path, suffix=".fxb") as tmp, _quiet_native_output():
-        plugin.save_state(str(tmp))
+    with atomic_path(path, suffix=".fxb") as tmp:
+        host.save_state(tmp)
     return {"format": "vst2-fxb (DawDreamer save_state)", "file": path.name}
 
 

@@ -50,3 +50,7 @@ class OscRequestError(EqbridgeError):
 
 class MidiPortError(EqbridgeError):
     """A live MIDI output cannot be opened: python-rtmidi is missing or the port does not exist."""
+
+
+class ApplyOptionError(EqbridgeError):
+    """An `eqbridge apply` option is out of range or names an unknown mode."""

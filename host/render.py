@@ -201,6 +201,17 @@ class PluginHost:
             raise RuntimeError(f"DawDreamer rendered {out.shape[1]} samples, expected {total}")
         return np.ascontiguousarray(out[0, self._preroll:total], dtype=np.float32)
 
+    def save_state(self, path: Path | str) -> None:
+        """Write the VST plugin's own state (DawDreamer's save_state: a preset a VST2 host can load).
+
+        Raises:
+            ProfileError: the profile is a Faust DSP (it has no binary state; save its source instead).
+        """
+        if self.profile.backend != "vst":
+            raise ProfileError(f"profile {self.profile.name!r} is a Faust DSP: it has no plugin state to save")
+        with _quiet_native_output():
+            self._plugin.save_state(str(path))
+
     def impulse_response(self, values: np.ndarray | None = None, n_samples: int = 16384, *,
                          normalized: np.ndarray | None = None) -> np.ndarray:
         """The plugin's impulse response at the given settings (n_samples,)."""

@@ -33,6 +33,17 @@ def _predict(args: argparse.Namespace) -> int:
     return 0
 
 
+def _apply(args: argparse.Namespace) -> int:
+    from host.bench_apply import bench_apply, format_bench_apply
+
+    result = bench_apply(args.plugin, n_stems=args.stems, stem_s=args.stem_seconds,
+                         workers=tuple(int(w) for w in args.workers.split(",")), checkpoint=args.checkpoint)
+    print(format_bench_apply(result))
+    if args.json:
+        Path(args.json).write_text(json.dumps(result, indent=2, default=str))
+    return 0
+
+
 def register(sub: argparse._SubParsersAction) -> None:
     bench = sub.add_parser("bench", help="rerunnable benchmarks")
     kinds = bench.add_subparsers(dest="bench", required=True)
@@ -52,6 +63,15 @@ def register(sub: argparse._SubParsersAction) -> None:
     predict.add_argument("-n", type=int, default=20, help="timed calls (median reported)")
     predict.add_argument("--json", help="also write the figures to this JSON file")
     predict.set_defaults(func=_predict)
+
+    apply = kinds.add_parser("apply", help="eqbridge apply stems/s and real-time factor against raw DawDreamer")
+    apply.add_argument("--plugin", default="faust-peq")
+    apply.add_argument("--stems", type=int, default=10)
+    apply.add_argument("--stem-seconds", type=float, default=30.0)
+    apply.add_argument("--workers", default="1,2", help="comma-separated worker counts")
+    apply.add_argument("--checkpoint", help="default presets/checkpoints/<plugin>.pt")
+    apply.add_argument("--json", help="also write the figures to this JSON file")
+    apply.set_defaults(func=_apply)
 
     from host.commands import bench_osc
 

@@ -14,9 +14,9 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from host.apply import (ApplyConfig, ApplyOptionError, apply_stems, faust_preset_source, gain_parameter_names,
+from host.apply import (ApplyConfig, apply_stems, faust_preset_source, gain_parameter_names,
                         scale_gains)
-from host.errors import AudioInputError
+from host.errors import ApplyOptionError, AudioInputError
 from host.profiles import load_profile
 from host.report import mel_distance_db
 from tests.audio import synth_recording

@@ -2,7 +2,6 @@
 
 import hashlib
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -11,7 +10,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import soundfile as sf
 
 from host.dataset import MANIFEST, DatasetConfig, load_manifest, render_dataset
 from host.errors import AudioInputError, DatasetError, ProfileError
