@@ -57,6 +57,7 @@ class ApplyConfig:
     max_gain_db: float | None = None    # caps every band's boost and cut; None: the profile's range only
     no_clip: bool = False               # lower the output gain so the peak stays <= 0 dBFS
     checkpoint: str | None = None       # model checkpoint; None: presets/checkpoints/<plugin>.pt
+    refine_s: float = 0.0               # > 0: refine each prediction this long through the plugin (host/refine.py)
 
     def __post_init__(self) -> None:
         if self.mode not in MODES:
@@ -66,11 +67,13 @@ class ApplyConfig:
             raise ApplyOptionError(f"--amount must lie in [{lo:g}, {hi:g}] percent, got {self.amount_percent}")
         if self.max_gain_db is not None and not (math.isfinite(self.max_gain_db) and self.max_gain_db >= 0):
             raise ApplyOptionError(f"--max-gain-db must be a finite number >= 0 dB, got {self.max_gain_db}")
+        if not (math.isfinite(self.refine_s) and self.refine_s >= 0):
+            raise ApplyOptionError(f"--refine must be a finite number of seconds >= 0, got {self.refine_s}")
 
     def run_key(self) -> dict:
         """What a finished stem's settings file must match for a rerun to skip it."""
         return {"plugin": self.plugin, "mode": self.mode, "amount_percent": float(self.amount_percent),
-                "max_gain_db": self.max_gain_db, "no_clip": self.no_clip,
+                "max_gain_db": self.max_gain_db, "no_clip": self.no_clip, "refine_s": float(self.refine_s),
                 "checkpoint": str(Path(self.checkpoint).resolve()) if self.checkpoint else None}
 
 
@@ -257,6 +260,15 @@ class StemResult:
     duration_s: float = 0.0     # audio seconds rendered (0 when skipped or failed)
 
 
+def _refined(host: "PluginHost", clip: AudioClip, reference: AudioClip, predicted: np.ndarray,
+             probabilities: np.ndarray, budget_s: float) -> np.ndarray:
+    """The prediction refined through the plugin for ``budget_s`` seconds (continuous values)."""
+    from host.refine import refine
+
+    return refine(host, clip.mono(), reference.mono_at(clip.sample_rate), budget_s, start=predicted,
+                  probabilities=probabilities).values
+
+
 def _output_gain_db(peak_dbfs: float, no_clip: bool) -> float:
     if no_clip and peak_dbfs > NO_CLIP_CEILING_DBFS:
         return NO_CLIP_CEILING_DBFS - peak_dbfs
@@ -319,7 +331,9 @@ class StemApplier:
         if job.shared_values is not None:
             predicted, ckpt = np.asarray(job.shared_values, dtype=np.float64), str(job.shared_checkpoint)
         else:
-            predicted, ckpt, _ = predict_settings(clip, reference, profile, cfg.checkpoint)
+            predicted, ckpt, probs = predict_settings(clip, reference, profile, cfg.checkpoint)
+            if cfg.refine_s > 0:
+                predicted = _refined(self.host(clip.sample_rate), clip, reference, predicted, probs, cfg.refine_s)
         values, changes = scale_gains(profile, predicted, cfg.amount_percent, cfg.max_gain_db)
         host = self.host(clip.sample_rate)
         settings = settings_from_values(profile, values, host.parameter_indices, ckpt)
@@ -460,7 +474,12 @@ def apply_stems(reference: Path | str, stems_dir: Path | str, out_dir: Path | st
     if config.mode == "shared":
         from host.match import predict_settings
 
-        values, shared_ckpt, _ = predict_settings(_sum_of_stems(stems), ref_clip, profile, config.checkpoint)
+        mix = _sum_of_stems(stems)
+        values, shared_ckpt, probs = predict_settings(mix, ref_clip, profile, config.checkpoint)
+        if config.refine_s > 0:
+            from host.render import PluginHost
+
+            values = _refined(PluginHost(profile, mix.sample_rate), mix, ref_clip, values, probs, config.refine_s)
         shared_values = tuple(float(v) for v in values)
         log.info("shared settings from the sum of %d stems: %s", len(stems), profile.values_dict(values))
     run_key = config.run_key() | {"reference_sha256": _sha256(reference)}

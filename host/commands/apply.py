@@ -9,7 +9,8 @@ from host.apply import AMOUNT_RANGE_PERCENT, MODES, ApplyConfig, apply_stems
 
 def _run(args: argparse.Namespace) -> int:
     config = ApplyConfig(plugin=args.plugin, mode=args.mode, amount_percent=args.amount,
-                         max_gain_db=args.max_gain_db, no_clip=args.no_clip, checkpoint=args.checkpoint)
+                         max_gain_db=args.max_gain_db, no_clip=args.no_clip, checkpoint=args.checkpoint,
+                         refine_s=args.refine)
     summary = apply_stems(args.reference, args.stems, args.out, config, workers=args.workers,
                           progress=not args.no_progress)
     if summary.shared_values:
@@ -43,6 +44,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help=f"percent of the predicted gains ({lo:g}..{hi:g}; 0 bypasses, negative inverts)")
     p.add_argument("--max-gain-db", type=float, help="cap every band's boost and cut at this many dB")
     p.add_argument("--workers", type=int, default=1, help="parallel processes (one plugin host each)")
+    p.add_argument("--refine", type=float, default=0.0, metavar="SECONDS",
+                   help="refine each prediction this long through the plugin (CMA-ES); 0 = one-shot")
     p.add_argument("--no-clip", action="store_true",
                    help="lower a stem's output gain so its peak stays below 0 dBFS (reported per stem)")
     p.add_argument("--checkpoint", help="model checkpoint (default: the shipped one for the plugin)")
