@@ -1,0 +1,39 @@
+import argparse
+import json
+
+import pytest
+
+from host.commands import bench_predict, evaluate, train
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="eqbridge")
+    sub = parser.add_subparsers(dest="command", required=True)
+    for module in (train, evaluate, bench_predict):
+        module.register(sub)
+    return parser
+
+
+def test_train_then_evaluate_through_the_cli(tiny_dataset, tmp_path, capsys) -> None:
+    config = tmp_path / "c.toml"
+    config.write_text("epochs = 1\nbatch_size = 8\n[network]\nconv_channels = 8\nembed_dim = 16\nhidden = 16\n")
+    ckpt = tmp_path / "m.pt"
+    args = _parser().parse_args(["train", "--data", str(tiny_dataset), "--out", str(ckpt), "--config", str(config),
+                                 "--arch", "baseline-dbmel", "--plugin", "faust-peq", "--seed", "4"])
+    assert args.func(args) == 0 and ckpt.exists()
+    args = _parser().parse_args(["evaluate", "--data", str(tiny_dataset), "--checkpoint", str(ckpt),
+                                 "--out", str(tmp_path / "rep")])
+    assert args.func(args) == 0
+    assert "baseline-dbmel" in capsys.readouterr().out
+    report = json.loads((tmp_path / "rep" / "report.json").read_text())
+    assert report["profile"] == "faust-peq" and report["rows"] == 8
+
+
+def test_bench_predict_reports_a_median(tiny_checkpoint) -> None:
+    result = bench_predict.bench_predict("faust-peq", n=3, duration_s=1.0, checkpoint=tiny_checkpoint)
+    assert result["n"] == 3 and 0 < result["min_ms"] <= result["median_ms"] <= result["p90_ms"] + 1e-9
+
+
+def test_unknown_arch_is_rejected_by_the_parser(tmp_path) -> None:
+    with pytest.raises(SystemExit):
+        _parser().parse_args(["train", "--data", str(tmp_path), "--out", "x.pt", "--arch", "resnet"])
