@@ -54,3 +54,7 @@ class MidiPortError(EqbridgeError):
 
 class ApplyOptionError(EqbridgeError):
     """An `eqbridge apply` option is out of range or names an unknown mode."""
+
+
+class ClusterError(EqbridgeError):
+    """Ray is not installed, the cluster cannot be reached, or a shard failed on every retry."""

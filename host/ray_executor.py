@@ -16,17 +16,13 @@ from types import ModuleType
 from typing import Iterable, Sequence
 
 from host.dataset import DatasetConfig, ShardPlan, ShardRenderer, save_npz_atomic
-from host.errors import EqbridgeError
+from host.errors import ClusterError, EqbridgeError
 
 log = logging.getLogger(__name__)
 
 ACTOR_MAX_RESTARTS = 8       # Ray restarts a dead actor this many times per actor ...
 ACTOR_MAX_TASK_RETRIES = 8   # ... and resends its unfinished shards this many times each
 TASKS_PER_ACTOR = 2          # shards in flight per actor: one rendering, one queued behind it
-
-
-class ClusterError(EqbridgeError):
-    """Ray is not installed, the cluster cannot be reached, or a shard failed on every retry."""
 
 
 def import_ray() -> ModuleType:

@@ -178,7 +178,7 @@ def test_killing_a_worker_mid_run_loses_no_shard(ray_cluster, audio_dir, tmp_pat
 
 
 def test_ray_missing_is_an_error_naming_the_extra(audio_dir, tmp_path, monkeypatch):
-    from host.ray_executor import ClusterError
+    from host.errors import ClusterError
 
     monkeypatch.setitem(sys.modules, "ray", None)  # import ray now raises ImportError
     with pytest.raises(ClusterError, match=r"eqbridge\[cluster\]"):
