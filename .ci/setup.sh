@@ -20,5 +20,5 @@ PYTHON=${PYTHON:-python3}
 [ -x .venv/bin/python ] || "$PYTHON" -m venv .venv
 # torch pinned first: an unpinned torch would pull a multi-GB CUDA build.
 .venv/bin/python -m pip install -q --disable-pip-version-check torch==2.13.0 2>&1 | grep -v "^WARNING: Location" || true
-.venv/bin/python -m pip install -q --disable-pip-version-check -e '.[test,cluster]' 2>&1 | grep -v "^WARNING: Location" || true
+.venv/bin/python -m pip install -q --disable-pip-version-check -e '.[test,cluster,baselines]' 2>&1 | grep -v "^WARNING: Location" || true
 .venv/bin/python -c "import dawdreamer, torch, host.cli, model" || { echo "setup: install failed" >&2; exit 1; }
