@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -90,3 +91,35 @@ def write_audio_atomic(path: Path | str, data: np.ndarray, sample_rate: int, sub
     with atomic_path(path, suffix=path.suffix or ".wav") as tmp:
         sf.write(str(tmp), frames, sample_rate, subtype=subtype, format=fmt)
     return path
+
+
+def read_window(path: Path | str, start: int, frames: int, sample_rate: int) -> np.ndarray:
+    """``frames`` samples of a file from sample ``start``, both counted at ``sample_rate``, mono float32.
+
+    Seeks instead of decoding the whole file; a file at another rate is read around the window at its own
+    rate and resampled (soxr HQ). Samples past the end of the file are zeros.
+
+    Raises:
+        AudioInputError: missing or unreadable file, NaN/inf samples.
+    """
+    path = Path(path)
+    try:
+        with sf.SoundFile(str(path)) as fh:
+            native = int(fh.samplerate)
+            # Start on a sample where both rates' grids meet (and 64 output samples early, for the
+            # resampler's context), so the window lines up with a resampling of the whole file.
+            step = sample_rate // math.gcd(sample_rate, native)
+            base = max(0, ((start - (64 if native != sample_rate else 0)) // step) * step)
+            first = base * native // sample_rate
+            fh.seek(min(first, fh.frames))
+            data = fh.read(int(np.ceil((start - base + frames) * native / sample_rate)) + 64, dtype="float32",
+                           always_2d=True)
+    except (sf.LibsndfileError, RuntimeError, OSError) as exc:
+        raise AudioInputError(f"cannot read audio file {path}: {exc}") from exc
+    mono = data.mean(axis=1)
+    if not np.all(np.isfinite(mono)):
+        raise AudioInputError(f"audio file {path} holds NaN or infinite samples")
+    mono = resample(mono, native, sample_rate)[start - base:]
+    out = np.zeros(frames, dtype=np.float32)
+    out[: min(frames, len(mono))] = mono[:frames]
+    return out

@@ -12,7 +12,6 @@ import json
 import logging
 import time
 import zipfile
-from collections import OrderedDict
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import asdict, dataclass, field
 from multiprocessing import get_context
@@ -24,7 +23,8 @@ from tqdm import tqdm
 
 from host.atomic import atomic_open, write_json_atomic
 from host.augment import Scene, apply_scene
-from host.corpus import AudioFile, list_audio_files, load_audio
+from host.audio import read_window
+from host.corpus import AudioFile, list_audio_files
 from host.errors import AudioInputError, DatasetError
 from host.profiles import N_BINS, load_profile
 
@@ -36,7 +36,6 @@ log = logging.getLogger(__name__)
 SPLITS = ("train", "val", "test")
 MANIFEST = "manifest.json"
 FORMAT_VERSION = 1
-AUDIO_CACHE_FILES = 64  # decoded recordings kept per worker
 
 
 @dataclass(frozen=True)
@@ -78,6 +77,7 @@ class ShardPlan:
     split: str
     files: tuple[str, ...]   # candidate recordings for this shard (its split's files)
     kinds: tuple[str, ...]
+    durations_s: tuple[float, ...]
 
     @property
     def path(self) -> str:
@@ -123,7 +123,8 @@ def plan_shards(files: Sequence[AudioFile], config: DatasetConfig) -> list[Shard
     for split, count in zip(SPLITS, counts):
         pool = by_split[split]
         for _ in range(count):
-            plans.append(ShardPlan(len(plans), split, tuple(str(f.path) for f in pool), tuple(f.kind for f in pool)))
+            plans.append(ShardPlan(len(plans), split, tuple(str(f.path) for f in pool), tuple(f.kind for f in pool),
+                                   tuple(f.duration_s for f in pool)))
     return plans
 
 
@@ -137,14 +138,14 @@ def _cut(part: np.ndarray, seg_len: int, n: int) -> np.ndarray:
     return np.stack([part[s:s + seg_len] for s in _segment_starts(len(part), seg_len, n)])
 
 
-def _two_parts(rng: np.random.Generator, audio: np.ndarray, seg_len: int, n: int) -> tuple[np.ndarray, np.ndarray]:
-    """Two non-overlapping parts X and Y of one recording, each long enough for n segments."""
-    nominal = seg_len * (n + 1) // 2  # n segments at 50% overlap
-    part_len = min(nominal, len(audio) // 2)
-    first = int(rng.integers(0, len(audio) - 2 * part_len + 1))
-    second = int(rng.integers(first + part_len, len(audio) - part_len + 1))
-    a, b = audio[first:first + part_len], audio[second:second + part_len]
-    return (a, b) if rng.random() < 0.5 else (b, a)
+def _two_parts(rng: np.random.Generator, total: int, seg_len: int, n: int) -> tuple[int, int, int]:
+    """(start of X, start of Y, part length) in samples: two non-overlapping parts of a recording of
+    ``total`` samples, each long enough for n segments (at 50% overlap when the recording allows)."""
+    nominal = seg_len * (n + 1) // 2
+    part_len = min(nominal, total // 2)
+    first = int(rng.integers(0, total - 2 * part_len + 1))
+    second = int(rng.integers(first + part_len, total - part_len + 1))
+    return (first, second, part_len) if rng.random() < 0.5 else (second, first, part_len)
 
 
 class ShardRenderer:
@@ -156,17 +157,13 @@ class ShardRenderer:
         self.config = config
         self.profile = load_profile(config.profile)
         self.host = host if host is not None else PluginHost(self.profile, config.sample_rate)
-        self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
 
-    def _load(self, path: str) -> np.ndarray:
-        """Decoded recordings, most recently used kept (a corpus is reused across many shards)."""
-        if path in self._cache:
-            self._cache.move_to_end(path)
-        else:
-            self._cache[path] = load_audio(Path(path), self.config.sample_rate)
-            while len(self._cache) > AUDIO_CACHE_FILES:
-                self._cache.popitem(last=False)
-        return self._cache[path]
+    def _parts(self, rng: np.random.Generator, path: str, duration_s: float) -> tuple[np.ndarray, np.ndarray]:
+        """Two different parts of one recording, read as windows (long mixes are never decoded whole)."""
+        sr, seg_len, n = self.config.sample_rate, self.config.segment_samples, self.config.segments
+        total = int(duration_s * sr)
+        first, second, part_len = _two_parts(rng, total, seg_len, n)
+        return (read_window(Path(path), first, part_len, sr), read_window(Path(path), second, part_len, sr))
 
     def render_shard(self, plan: ShardPlan) -> dict[str, np.ndarray]:
         """All arrays of one shard, a pure function of (config, plan)."""
@@ -174,12 +171,14 @@ class ShardRenderer:
         rng = np.random.default_rng([cfg.seed, plan.index])
         seg_len, n = cfg.segment_samples, cfg.segments
         pick = int(rng.integers(len(plan.files)))
-        x_part, y_part = _two_parts(rng, self._load(plan.files[pick]), seg_len, n)
+        x_part, y_part = self._parts(rng, plan.files[pick], plan.durations_s[pick])
         if cfg.reference_from == "other-recording":
             others = [i for i, k in enumerate(plan.kinds) if k == plan.kinds[pick] and i != pick]
             if others:
-                other = self._load(plan.files[others[int(rng.integers(len(others)))]])
-                _, y_part = _two_parts(rng, other, seg_len, n)
+                other = others[int(rng.integers(len(others)))]
+                _, y_part = self._parts(rng, plan.files[other], plan.durations_s[other])
+                y_part = y_part[: len(x_part)] if len(y_part) >= len(x_part) else np.pad(
+                    y_part, (0, len(x_part) - len(y_part)))
         if cfg.augment:
             x_part, y_part = apply_scene([x_part, y_part], Scene.random(rng), cfg.sample_rate)
         xs, ys = _cut(x_part, seg_len, n), _cut(y_part, seg_len, n)
