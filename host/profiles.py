@@ -22,6 +22,7 @@ PROFILES_DIR = PRESETS_DIR / "plugins"
 N_BINS = 21  # D in Mimilakis et al. 2020: discrete values per parameter
 SCALES = ("linear", "log")
 BAND_TYPES = ("low_shelf", "peak", "high_shelf")
+EFFECTS = ("eq", "dynamics")  # "eq" profiles have bands; other effects have none (no EQ curve, no tonal refine)
 
 
 def _to_unit(value: np.ndarray | float, lo: float, hi: float, scale: str) -> np.ndarray:
@@ -144,6 +145,12 @@ class PluginProfile:
     debian_package: str | None = None
     dsp_file: str | None = None
     sha256: str = ""
+    effect: str = "eq"  # one of EFFECTS; profiles without the key are EQs
+
+    @property
+    def is_eq(self) -> bool:
+        """Whether the profile describes an EQ (bands, a magnitude curve, a tonal objective)."""
+        return self.effect == "eq"
 
     @property
     def parameter_names(self) -> tuple[str, ...]:
@@ -226,8 +233,12 @@ class PluginProfile:
         return Path(self.dsp_file).read_text()
 
 
-def available_profiles() -> list[str]:
-    return sorted(p.stem for p in PROFILES_DIR.glob("*.json"))
+def available_profiles(effect: str | None = "eq") -> list[str]:
+    """Shipped profile names of one effect (default: the EQs, which EQ-physics tests iterate); None: all."""
+    names = sorted(p.stem for p in PROFILES_DIR.glob("*.json"))
+    if effect is None:
+        return names
+    return [n for n in names if json.loads((PROFILES_DIR / f"{n}.json").read_text()).get("effect", "eq") == effect]
 
 
 def load_profile(name_or_path: str | Path) -> PluginProfile:
@@ -241,7 +252,7 @@ def load_profile(name_or_path: str | Path) -> PluginProfile:
         path = PROFILES_DIR / f"{name_or_path}.json"
         if not path.exists():
             raise ProfileError(f"unknown plugin profile {str(name_or_path)!r}; "
-                               f"known profiles: {', '.join(available_profiles())}")
+                               f"known profiles: {', '.join(available_profiles(effect=None))}")
     try:
         raw_bytes = path.read_bytes()
         raw = json.loads(raw_bytes)
@@ -264,11 +275,14 @@ def load_profile(name_or_path: str | Path) -> PluginProfile:
             debian_package=raw.get("debian_package"),
             dsp_file=str(path.parent / raw["dsp_file"]) if raw.get("dsp_file") else None,
             sha256=digest.hexdigest(),
+            effect=raw.get("effect", "eq"),
         )
     except (KeyError, TypeError) as exc:
         raise ProfileError(f"malformed plugin profile {path}: {exc!r}") from exc
     if profile.backend not in ("vst", "faust"):
         raise ProfileError(f"profile {profile.name!r}: backend {profile.backend!r} is not 'vst' or 'faust'")
+    if profile.effect not in EFFECTS:
+        raise ProfileError(f"profile {profile.name!r}: effect {profile.effect!r} is not one of {EFFECTS}")
     names = set(profile.parameter_names)
     for band in profile.bands:
         for ref in (band.gain, band.freq, band.width):
