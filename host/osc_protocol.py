@@ -47,6 +47,8 @@ SETTINGS = f"{PREFIX}/settings"
 NORMALIZED = f"{PREFIX}/normalized"
 AUTOMATION = f"{PREFIX}/automation"
 DONE = f"{PREFIX}/done"
+EXPLORE = f"{PREFIX}/explore"
+VARIANT = f"{PREFIX}/variant"
 ERROR = f"{PREFIX}/error"
 
 CLIP_ROLES = ("track", "reference")
@@ -54,6 +56,7 @@ NO_REQUEST_ID = -1
 MAX_ERROR_CHARS = 900          # an error message is cut to this length so the reply stays one small datagram
 MAX_REPLY_BUNDLE_BYTES = 8192  # automation messages are packed into bundles of at most this size
 MAX_MISSING_LISTED = 256       # /clip/missing lists at most this many sequence numbers
+MAX_EXPLORE_VARIANTS = 64      # /eqbridge/explore answers at most this many variants
 
 ClientAddress = tuple[str, int]
 Packet = Union[OscMessage, OscBundle]
@@ -145,6 +148,14 @@ def normalized_message(request_id: int, names: Sequence[str], plugin_indices: Se
     return build_message(NORMALIZED, args)
 
 
+def variant_message(request_id: int, index: int, latent_distance: float, values: dict[str, float]) -> OscMessage:
+    """``/eqbridge/variant ,iif (s f)*``: variant index, its latent distance from the match, physical values."""
+    args: list[tuple[str, Any]] = [("i", int(request_id)), ("i", int(index)), ("f", float(latent_distance))]
+    for name, value in values.items():
+        args += [("s", name), ("f", float(value))]
+    return build_message(VARIANT, args)
+
+
 def automation_message(request_id: int, lane: AutomationLane) -> OscMessage:
     """``/eqbridge/automation ,is (f f)*``: time in seconds and normalized value per point."""
     args: list[tuple[str, Any]] = [("i", int(request_id)), ("s", lane.name)]
@@ -201,6 +212,7 @@ class ServeConfig:
     max_automation_segments: int = 256   # the hop grows on long tracks so a match stays bounded
     midi_dir: Path | None = None         # write <midi_dir>/eqbridge-<request_id>.mid per match
     cc_map: CcMap | None = None          # needed with midi_dir or a live MIDI output
+    explore_checkpoint: Path | None = None  # bottlenecked controller for /explore; None: presets/controllers/<profile>.pt
 
 
 @dataclass(frozen=True)
@@ -488,6 +500,51 @@ def handle_match_clips(ctx: HandlerContext, client: ClientAddress, address: str,
                                              lambda: (track, reference, sample_rate)))
 
 
+def run_explore(ctx: HandlerContext, client: ClientAddress, request_id: int,
+                load: Callable[[], tuple[np.ndarray, np.ndarray, int]], n: int, radius: float) -> None:
+    """Worker-side body of an explore: n settings near the match, one ``/eqbridge/variant`` each, then done."""
+    try:
+        from model.latent import explore_latent
+
+        track, reference, sample_rate = load()
+        variants = explore_latent(track, reference, sample_rate, ctx.config.profile, n=n, radius=radius,
+                                  checkpoint=ctx.config.explore_checkpoint)
+        profile = ctx.config.profile
+        for k, (values, dist) in enumerate(zip(variants.values, variants.radii)):
+            ctx.send(client, variant_message(request_id, k, float(dist), profile.values_dict(profile.clip(values))))
+        ctx.send(client, done_message(request_id))
+    except EqbridgeError as exc:
+        _reply_error(ctx, client, request_id, str(exc))
+    except Exception as exc:  # the worker must answer every request, even on a bug
+        log.exception("explore %d failed", request_id)
+        _reply_error(ctx, client, request_id, f"internal error: {exc!r}")
+
+
+@reporting
+def handle_explore(ctx: HandlerContext, client: ClientAddress, address: str, *args: Any) -> None:
+    """``/eqbridge/explore ,issif request_id track reference n radius``."""
+    request_id, track_raw, reference_raw, n, radius = check_args(address, args, "issif")
+    if not 1 <= n <= MAX_EXPLORE_VARIANTS:
+        raise OscRequestError(request_id, f"n must lie in 1..{MAX_EXPLORE_VARIANTS}, got {n}")
+    if not (math.isfinite(radius) and radius > 0):
+        raise OscRequestError(request_id, f"radius must be a finite latent distance > 0, got {radius}")
+    dirs = ctx.config.allowed_dirs
+    track_path = resolve_allowed_path(request_id, track_raw, dirs, "track")
+    reference_path = resolve_allowed_path(request_id, reference_raw, dirs, "reference")
+    ctx.submit(request_id, functools.partial(run_explore, ctx, client, request_id,
+                                             functools.partial(_load_pair, track_path, reference_path), n, radius))
+
+
+def _load_pair(track_path: Path, reference_path: Path) -> tuple[np.ndarray, np.ndarray, int]:
+    track, rate = load_audio_file(track_path)
+    reference, ref_rate = load_audio_file(reference_path)
+    if ref_rate != rate:
+        from host.corpus import load_audio
+
+        reference = load_audio(reference_path, rate)
+    return track, reference, rate
+
+
 @reporting
 def handle_unknown(ctx: HandlerContext, client: ClientAddress, address: str, *args: Any) -> None:
     known = ", ".join(sorted(HANDLERS))
@@ -501,6 +558,7 @@ HANDLERS: dict[str, Callable[..., None]] = {
     CLIP_CHUNK: handle_clip_chunk,
     CLIP_END: handle_clip_end,
     MATCH_CLIPS: handle_match_clips,
+    EXPLORE: handle_explore,
 }
 
 

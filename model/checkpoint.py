@@ -120,7 +120,12 @@ def load_checkpoint(path: str | Path, profile: PluginProfile | None = None) -> L
     net_cfg = NetworkConfig.from_dict(payload["network"])
     feat_cfg = FeatureConfig.from_dict(payload["features"])
     network = build_network(net_cfg)
-    network.load_state_dict(payload["state_dict"])
+    if "encoder" in payload:  # a controller checkpoint: its weights plus the shared encoder's file
+        from model.encoder_store import merged_state
+
+        network.load_state_dict(merged_state(payload, path))
+    else:
+        network.load_state_dict(payload["state_dict"])
     network.eval()
     model = LoadedModel(path=Path(path), profile_name=payload["profile_name"],
                         profile_sha256=payload["profile_sha256"],

@@ -21,7 +21,7 @@ import numpy as np
 import soxr
 import torch
 
-from host.errors import AudioInputError
+from host.errors import AudioInputError, ProfileError
 from host.profiles import PRESETS_DIR, PluginProfile, load_profile
 from model.checkpoint import LoadedModel, load_checkpoint
 from model.decode import decode_bins
@@ -70,7 +70,23 @@ _CACHE_LOCK = threading.Lock()
 
 
 def default_checkpoint(profile_name: str) -> Path:
-    return CHECKPOINTS_DIR / f"{profile_name}.pt"
+    """``presets/checkpoints/<profile>.pt`` (a full network) if it exists, else the profile's controller
+    ``presets/controllers/<profile>.pt`` (frozen shared encoder + per-effect controller).
+
+    Raises:
+        ProfileError: the profile has neither; the message says how to train a controller.
+    """
+    full = CHECKPOINTS_DIR / f"{profile_name}.pt"
+    if full.exists():
+        return full
+    from model.controller_train import default_controller
+
+    controller = default_controller(profile_name)
+    if controller.exists():
+        return controller
+    raise ProfileError(f"profile {profile_name!r} has no model: neither {full} nor {controller} exists; train a "
+                       f"controller with `eqbridge train --plugin {profile_name} --data DATASET "
+                       f"--encoder presets/encoder.pt`")
 
 
 def get_model(profile: str | PluginProfile, checkpoint: str | Path | None = None) -> tuple[PluginProfile, LoadedModel]:

@@ -38,6 +38,7 @@ class NetworkConfig:
     hidden: int = 256  # feed-forward hidden units
     dropout: float = 0.2  # dropout before the output layer
     db_scale: float = 20.0  # dB inputs are divided by this (keeps activations ~unit size)
+    latent_dim: int = 0  # "controller" arch: latent bottleneck size (0: the plain head; see model/controller.py)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -129,12 +130,19 @@ class FixedFeatureNet(nn.Module):
         return self.head(features).view(-1, self.cfg.n_params, self.cfg.n_bins)  # (B, P, D)
 
 
+def _controlled_net(cfg: NetworkConfig) -> nn.Module:
+    from model.controller import ControlledNet  # model.controller imports this module
+
+    return ControlledNet(cfg)
+
+
 ARCHITECTURES: dict[str, Callable[[NetworkConfig], nn.Module]] = {
     "mimilakis": MimilakisNet,
+    "controller": _controlled_net,  # frozen shared encoder + per-effect controller (model/controller.py)
     "baseline-linmel": lambda cfg: FixedFeatureNet(cfg, "linear"),
     "baseline-dbmel": lambda cfg: FixedFeatureNet(cfg, "db"),
 }
-FEATURE_SCALES: dict[str, str] = {"mimilakis": "db", "baseline-linmel": "linear", "baseline-dbmel": "db"}
+FEATURE_SCALES: dict[str, str] = {"mimilakis": "db", "controller": "db", "baseline-linmel": "linear", "baseline-dbmel": "db"}
 
 
 def build_network(cfg: NetworkConfig) -> nn.Module:

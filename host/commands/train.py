@@ -5,13 +5,29 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from host.errors import ConfigError
 from model.config import TrainConfig
 from model.network import ARCHITECTURES
+
+
+def _run_controller(args: argparse.Namespace) -> int:
+    from model.controller_train import ControllerTrainConfig, train_controller
+
+    changes = {k: v for k, v in (("epochs", args.epochs), ("seed", args.seed), ("latent_dim", args.latent_dim),
+                                 ("kl_weight", args.kl_weight)) if v is not None}
+    out = train_controller(args.data, args.out, ControllerTrainConfig().replace(**changes),
+                           encoder_path=args.encoder, profile=args.plugin)
+    print(f"controller written to {out}")
+    return 0
 
 
 def _run(args: argparse.Namespace) -> int:
     from model.train import train
 
+    if args.encoder is not None:
+        return _run_controller(args)
+    if args.out is None:
+        raise ConfigError("--out is required when training a whole network (without --encoder)")
     config = TrainConfig.from_toml(args.config) if args.config else TrainConfig()
     changes = {k: v for k, v in (("epochs", args.epochs), ("seed", args.seed), ("loss", args.loss),
                                  ("arch", args.arch)) if v is not None}
@@ -23,7 +39,8 @@ def _run(args: argparse.Namespace) -> int:
 def register(sub: argparse._SubParsersAction) -> None:
     parser = sub.add_parser("train", help="train an EQ-matching model on a dataset (eqbridge dataset output)")
     parser.add_argument("--data", type=Path, required=True, help="dataset folder (with manifest.json)")
-    parser.add_argument("--out", type=Path, required=True, help="checkpoint to write, e.g. presets/checkpoints/faust-peq.pt")
+    parser.add_argument("--out", type=Path, help="checkpoint to write, e.g. presets/checkpoints/faust-peq.pt "
+                                                 "(with --encoder, default presets/controllers/<profile>.pt)")
     parser.add_argument("--config", type=Path, help="TOML file of TrainConfig fields and a [network] table")
     parser.add_argument("--arch", choices=sorted(ARCHITECTURES), help="network (default: the config's, mimilakis)")
     parser.add_argument("--epochs", type=int, help="override the config's epochs")
@@ -31,4 +48,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--loss", choices=("ce", "ce-smooth", "ce-ev"), help="override the config's loss")
     parser.add_argument("--plugin", help="profile the dataset must have been rendered for (checked)")
     parser.add_argument("--restart", action="store_true", help="ignore OUT's .last.pt and start afresh")
+    parser.add_argument("--encoder", type=Path, help="train only a controller on this frozen shared encoder "
+                                                     "(presets/encoder.pt); --config, --arch, --loss do not apply")
+    parser.add_argument("--latent-dim", type=int, help="with --encoder: latent bottleneck size, 2..8, for "
+                                                       "`eqbridge explore` (default 0: none)")
+    parser.add_argument("--kl-weight", type=float, help="with --encoder: weight of the bottleneck's KL term")
     parser.set_defaults(func=_run)
