@@ -60,11 +60,12 @@ def plot_explore(path: Path, profile: PluginProfile, center_values: np.ndarray, 
     ax_latent.scatter(*origin, marker="*", s=220, color="tab:red", label="match", zorder=3)
     for k, (p, c) in enumerate(zip(xy, colors)):
         ax_latent.scatter(p[0], p[1], color=c, s=60, zorder=3)
-        ax_latent.annotate(f"{k:02d}", p, textcoords="offset points", xytext=(4, 4), fontsize=8)
+        ax_latent.annotate(f"{k:02d} (d={np.linalg.norm(points[k] - center):.2f})", p, textcoords="offset points",
+                           xytext=(4, 4), fontsize=8)
     ax_latent.set_aspect("equal")
     ax_latent.set_xlim(-1.15 * radius, 1.15 * radius)
     ax_latent.set_ylim(-1.15 * radius, 1.15 * radius)
-    ax_latent.set_title(f"latent space (Z = {center.shape[0]}): {label}", fontsize=9)
+    ax_latent.set_title(f"latent space (Z = {center.shape[0]}): {label}; d = true latent distance", fontsize=9)
     ax_latent.legend(loc="upper right")
     if curves is not None:
         freqs_hz, match_db = curves[0]

@@ -82,8 +82,8 @@ def read_encoder_payload(path: str | Path) -> dict[str, Any]:
     """Raises ProfileError if ``path`` is missing or not an exported encoder."""
     payload = read_payload(path)
     if payload.get("kind") != KIND:
-        raise ProfileError(f"{path} is not an eqbridge encoder file; export one with "
-                           f"`eqbridge explore --export-encoder` (model.encoder_store.export_encoder)")
+        raise ProfileError(f"{path} is not an eqbridge encoder file; export one from a full mimilakis checkpoint "
+                           f"with model.encoder_store.export_encoder (presets/encoder.pt comes from faust-peq.pt)")
     return payload
 
 
