@@ -100,7 +100,7 @@ def sigma_from_probabilities(probabilities: np.ndarray) -> np.ndarray:
 def refine(host: PluginHost, track: np.ndarray, reference: np.ndarray, budget_s: float,
            start: np.ndarray | None = None, probabilities: np.ndarray | None = None, seed: int = 0,
            loudness_weight: float = 0.0, objective: TonalObjective | None = None,
-           max_evaluations: int | None = None) -> RefineResult:
+           max_evaluations: int | None = None, prior_weight: float = 0.0) -> RefineResult:
     """Search the plugin's settings for ``budget_s`` seconds, starting at ``start`` (physical, (P,)).
 
     ``start`` None starts from the profile's default setting with a wide spread (the ST-ITO way);
@@ -108,6 +108,10 @@ def refine(host: PluginHost, track: np.ndarray, reference: np.ndarray, budget_s:
     profile's ranges, returns continuous values, never returns a point worse than the start, and stops
     before a new generation would overrun the budget. With ``max_evaluations`` the search is
     deterministic for a seed; under a time budget alone, how many generations fit depends on the machine.
+
+    ``prior_weight`` > 0 adds ``prior_weight * mean(((u - u_start) / sigma)^2)`` (u: unit-cube position,
+    sigma: the model's spread) to the objective: a Gaussian prior centred on the prediction, so a reference
+    whose content differs from the track's pulls the setting only as far as the model's confidence allows.
     """
     import cma
 
@@ -117,12 +121,18 @@ def refine(host: PluginHost, track: np.ndarray, reference: np.ndarray, budget_s:
     x0_values = profile.default_values() if start is None else profile.clip(start)
     x0 = np.clip(profile.to_unit(x0_values), 0.0, 1.0)
     f0 = obj(x0_values)
-    best_x, best_f = x0, f0
+    best_x, best_f = x0, f0  # the prior's penalty is 0 at the start
     if probabilities is not None:
         stds = sigma_from_probabilities(probabilities)
     else:
         stds = np.full(profile.n_params, SCRATCH_SIGMA if start is None else 2.0 / (N_BINS - 1))
     sigma0 = float(np.max(stds))
+
+    def score(unit: np.ndarray) -> float:
+        u = np.clip(unit, 0.0, 1.0)
+        penalty = prior_weight * float(np.mean(((u - x0) / stds) ** 2)) if prior_weight > 0 else 0.0
+        return obj(profile.from_unit(u)) + penalty
+
     options = {"bounds": [0.0, 1.0], "CMA_stds": stds / sigma0, "seed": seed + 1, "verbose": -9,
                "maxfevals": 10**9}
     es = cma.CMAEvolutionStrategy(x0, sigma0, options)
@@ -135,7 +145,7 @@ def refine(host: PluginHost, track: np.ndarray, reference: np.ndarray, budget_s:
             break
         g0 = time.perf_counter()
         candidates = es.ask()
-        scores = [obj(profile.from_unit(np.clip(c, 0.0, 1.0))) for c in candidates]
+        scores = [score(c) for c in candidates]
         es.tell(candidates, scores)
         i = int(np.argmin(scores))
         if scores[i] < best_f:
