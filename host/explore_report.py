@@ -40,15 +40,20 @@ def _embedded(data_dir: Path, split: str, cache_dir: Path, encoder_path: Path):
 
 
 def efficiency(data_dir: Path, out_dir: Path, rows: list[int], full_rows: list[int], full_epochs: int,
-               encoder_path: Path, latent_dim: int) -> list[dict]:
-    """Rows of {system, train_rows, val_mae_unit, wall_s} for controller and from-scratch training."""
+               encoder_path: Path, latent_dims: list[int]) -> list[dict]:
+    """Rows of {system, train_rows, val_mae_unit, wall_s} for controllers and from-scratch training.
+
+    A controller's wall time counts embedding its training rows (measured once, charged per row) plus
+    fitting; the from-scratch time counts its mel front end and all epochs.
+    """
+    import dataclasses
+
+    from model.checkpoint import read_payload
     from model.config import TrainConfig
     from model.controller import Controller
     from model.controller_train import ControllerTrainConfig, EmbeddedSplit, fit_controller
-    from model.checkpoint import read_payload
     from model.encoder_store import load_encoder
     from model.train import train
-    import dataclasses
 
     torch.set_num_threads(1)
     train_emb, train_s = _embedded(data_dir, "train", out_dir, encoder_path)
@@ -57,51 +62,61 @@ def efficiency(data_dir: Path, out_dir: Path, rows: list[int], full_rows: list[i
     encoder = load_encoder(encoder_path)
     n_params = train_emb.bins.shape[1]
     results = []
-    for r in rows:
-        sub = EmbeddedSplit(train_emb.track[:r], train_emb.reference[:r], train_emb.bins[:r])
-        cfg = ControllerTrainConfig(latent_dim=latent_dim)
-        net_cfg = dataclasses.replace(encoder.network_config, arch="controller", n_params=n_params,
-                                      latent_dim=latent_dim)
-        torch.manual_seed(0)
-        started = time.perf_counter()
-        _, history = fit_controller(sub, val_emb, Controller(net_cfg), cfg)
-        fit_s = time.perf_counter() - started
-        best = min(h["val_mae_unit"] for h in history)
-        results.append({"system": f"frozen encoder + controller (latent {latent_dim})", "train_rows": len(sub.bins),
-                        "val_mae_unit": best, "wall_s": fit_s + per_row_s * len(sub.bins), "fit_s": fit_s,
-                        "epochs": len(history)})
-        log.info("%s", results[-1])
+    for latent_dim in latent_dims:
+        for r in rows:
+            sub = EmbeddedSplit(train_emb.track[:r], train_emb.reference[:r], train_emb.bins[:r])
+            cfg = ControllerTrainConfig(latent_dim=latent_dim)
+            net_cfg = dataclasses.replace(encoder.network_config, arch="controller", n_params=n_params,
+                                          latent_dim=latent_dim)
+            torch.manual_seed(0)
+            started = time.perf_counter()
+            _, history = fit_controller(sub, val_emb, Controller(net_cfg), cfg)
+            fit_s = time.perf_counter() - started
+            results.append({"system": f"frozen encoder + controller (latent {latent_dim})",
+                            "train_rows": len(sub.bins), "val_mae_unit": min(h["val_mae_unit"] for h in history),
+                            "wall_s": fit_s + per_row_s * len(sub.bins), "fit_s": fit_s, "epochs": len(history)})
+            log.info("%s", results[-1])
     for r in full_rows:
         out = out_dir / f"full-{data_dir.name}-{r}.pt"
         for stale in (out, out.with_name(out.stem + ".last.pt")):
             stale.unlink(missing_ok=True)
         started = time.perf_counter()
-        train(data_dir, out, TrainConfig(epochs=full_epochs, patience=4, loss="ce-smooth", max_train_rows=r))
+        train(data_dir, out, TrainConfig(epochs=full_epochs, patience=15, loss="ce-smooth", max_train_rows=r))
         wall = time.perf_counter() - started
         payload = read_payload(out)
-        results.append({"system": "whole network from scratch", "train_rows": r,
+        results.append({"system": "whole network from scratch", "train_rows": min(r, len(train_emb.bins)),
                         "val_mae_unit": float(payload["val_mae_unit"]), "wall_s": wall,
-                        "epochs": len(payload["history"])})
+                        "epochs": len(read_payload(out.with_name(out.stem + ".last.pt"))["history"])})
         log.info("%s", results[-1])
     return results
 
 
 def audio_quality(data_dir: Path, checkpoints: dict[str, Path], n_rows: int) -> dict[str, dict]:
-    """Mean mel distance (nepers) between x rendered with each system's prediction and the target y."""
+    """Mean mel distance (nepers) between x rendered with each system's prediction (median decoding) and the
+    target y, on ``n_rows`` test rows spread over the split; plus the mean-training-setting floor."""
     from host.metrics import mel_distance
     from host.profiles import load_profile
     from host.render import PluginHost
+    from model.checkpoint import load_checkpoint
     from model.data import SegmentDataset
-    from model.evaluate import predict_split
+    from model.decode import decode_bins
+    from model.evaluate import mean_setting
 
     data = SegmentDataset(data_dir, "test")
     profile = load_profile(data.manifest.profile_name)
     host = PluginHost(profile, data.manifest.sample_rate)
     take = np.linspace(0, len(data) - 1, min(n_rows, len(data))).astype(int)
     y = np.stack([host.render(data.tracks[i].numpy(), data.params[i]) for i in take])
-    out = {}
+    predictions = {}
     for name, ckpt in checkpoints.items():
-        pred = predict_split(data_dir, ckpt, "test", decode="median")[take]  # (n, P)
+        model = load_checkpoint(ckpt, profile)
+        logits = torch.cat([model.logits(data.tracks[take[s:s + 32]], data.references[take[s:s + 32]])
+                            for s in range(0, len(take), 32)])  # (n, P, D)
+        predictions[name] = profile.from_bins(decode_bins(logits, "median").numpy())  # (n, P)
+    floor, label = mean_setting(data_dir, profile)
+    predictions[label] = np.broadcast_to(floor, (len(take), profile.n_params))
+    out = {}
+    for name, pred in predictions.items():
         d = np.array([mel_distance(host.render(data.tracks[i].numpy(), profile.clip(p)), y[k],
                                    data.manifest.sample_rate) for k, (i, p) in enumerate(zip(take, pred))])
         out[name] = {"mel_distance_mean": float(d.mean()), "mel_distance_median": float(np.median(d)),
@@ -152,9 +167,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=Path("out/explore"))
     parser.add_argument("--encoder", type=Path, default=Path("presets/encoder.pt"))
     parser.add_argument("--rows", default="75,150,300,100000", help="efficiency: controller training rows")
-    parser.add_argument("--full-rows", default="150,100000", help="efficiency: from-scratch training rows")
-    parser.add_argument("--full-epochs", type=int, default=12)
-    parser.add_argument("--latent-dim", type=int, default=8)
+    parser.add_argument("--full-rows", default="75,150,300,100000", help="efficiency: from-scratch training rows")
+    parser.add_argument("--full-epochs", type=int, default=60)
+    parser.add_argument("--latent-dims", default="0,8", help="efficiency: controller bottleneck sizes")
     parser.add_argument("--checkpoint", action="append", default=[], metavar="NAME=PATH",
                         help="audio: systems to compare; smoothness: the bottlenecked controller")
     parser.add_argument("--n-rows", type=int, default=100)
@@ -167,7 +182,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.part == "efficiency":
         result = efficiency(args.data, args.out, [int(r) for r in args.rows.split(",")],
                             [int(r) for r in args.full_rows.split(",") if r], args.full_epochs, args.encoder,
-                            args.latent_dim)
+                            [int(z) for z in args.latent_dims.split(",")])
     else:
         systems = {k: Path(v) for k, v in (c.split("=", 1) for c in args.checkpoint)}
         if args.part == "audio":

@@ -126,3 +126,15 @@ def test_osc_explore_for_a_profile_without_a_controller_is_an_error_reply(clips)
     jobs[0]()
     assert [m.address for m in sent] == [ERROR]
     assert sent[0].params[0] == 5 and "no controller to explore" in sent[0].params[1]
+
+
+def test_match_takes_a_profile_with_a_controller_and_names_the_fix_for_one_without(clips, tmp_path: Path) -> None:
+    from host.match import match
+
+    with pytest.raises(ProfileError, match=r"'lsp-para-eq' has no model.*--encoder presets/encoder.pt"):
+        match(*clips, tmp_path / "out.wav", plugin="lsp-para-eq")
+    require_host("zamcomp")
+    result = match(*clips, tmp_path / "comp.wav", plugin="zamcomp")
+    assert result.settings.checkpoint.endswith("presets/controllers/zamcomp.pt")
+    assert set(result.settings.values) == set(load_profile("zamcomp").parameter_names)
+    assert sf.info(tmp_path / "comp.wav").frames == sf.info(clips[0]).frames
