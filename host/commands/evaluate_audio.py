@@ -9,7 +9,6 @@ from pathlib import Path
 import numpy as np
 
 from host.errors import DatasetError
-from host.evaluate_audio import evaluate_audio, format_table
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +33,8 @@ def load_predictions(paths: list[str]) -> dict[str, np.ndarray]:
 
 
 def _run(args: argparse.Namespace) -> int:
+    from host.evaluate_audio import evaluate_audio, format_table  # loads torch (auraloss): only when run
+
     report = evaluate_audio(Path(args.data), load_predictions(args.predictions or []), split=args.split,
                             max_rows=args.max_rows, out_dir=Path(args.out), dsp_eq_match=not args.no_dsp,
                             matchering=not args.no_matchering, progress=True)

@@ -5,10 +5,11 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from host.dataset import DatasetConfig, parse_split, render_dataset
 
 
 def _run(args: argparse.Namespace) -> int:
+    from host.dataset import DatasetConfig, parse_split, render_dataset  # scipy.signal: seconds to import
+
     config = DatasetConfig(profile=args.plugin, iterations=args.iterations, segments=args.segments,
                            segment_s=args.segment_seconds, sample_rate=args.sample_rate, seed=args.seed,
                            split=parse_split(args.split), reference_from=args.reference_from,

@@ -6,8 +6,6 @@ import argparse
 from pathlib import Path
 
 from host.errors import ConfigError
-from model.config import TrainConfig
-from model.network import ARCHITECTURES
 
 
 def _run_controller(args: argparse.Namespace) -> int:
@@ -22,6 +20,7 @@ def _run_controller(args: argparse.Namespace) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
+    from model.config import TrainConfig
     from model.train import train
 
     if args.encoder is not None:
@@ -42,7 +41,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--out", type=Path, help="checkpoint to write, e.g. presets/checkpoints/faust-peq.pt "
                                                  "(with --encoder, default presets/controllers/<profile>.pt)")
     parser.add_argument("--config", type=Path, help="TOML file of TrainConfig fields and a [network] table")
-    parser.add_argument("--arch", choices=sorted(ARCHITECTURES), help="network (default: the config's, mimilakis)")
+    # Checked by TrainConfig (model.network.ARCHITECTURES); not imported here so the CLI starts without torch.
+    parser.add_argument("--arch", help="network: mimilakis, baseline-dbmel or baseline-linmel (default: the config's)")
     parser.add_argument("--epochs", type=int, help="override the config's epochs")
     parser.add_argument("--seed", type=int, help="override the config's seed")
     parser.add_argument("--loss", choices=("ce", "ce-smooth", "ce-ev"), help="override the config's loss")
