@@ -16,6 +16,7 @@ import soundfile as sf
 
 from host.apply import (ApplyConfig, apply_stems, faust_preset_source, gain_parameter_names,
                         scale_gains)
+from host.audio import read_audio
 from host.errors import ApplyOptionError, AudioInputError
 from host.profiles import load_profile
 from host.report import mel_distance_db
@@ -286,3 +287,20 @@ def test_vst_preset_is_the_plugins_own_fxb_bank(tmp_path):
     raw = (tmp_path / "x.fxb").read_bytes()
     assert state["file"] == "x.fxb" and raw[:4] == b"CcnK" and raw[8:12] == b"FxBk"
     assert list(tmp_path.iterdir()) == [tmp_path / "x.fxb"]  # no temporary left behind
+
+
+def test_refine_moves_each_stem_off_the_grid_and_closer_to_the_reference(tmp_path, main_run):
+    stems, _, _, _ = main_run
+    small = tmp_path / "stems"
+    small.mkdir()
+    shutil.copy(stems / "track_mono16.wav", small / "track_mono16.wav")
+    one_shot = apply_stems(REFERENCE, small, tmp_path / "a", _config(), progress=False)
+    refined = apply_stems(REFERENCE, small, tmp_path / "b", _config(refine_s=0.5), progress=False)
+    assert one_shot.counts["done"] == refined.counts["done"] == 1
+    profile = load_profile("faust-peq")
+    values = json.loads((tmp_path / "b" / "track_mono16.settings.json").read_text())["values"]
+    assert not all(np.isclose(profile.parameter(n).grid(), v, rtol=1e-4).any() for n, v in values.items())
+    ref = read_audio(REFERENCE)
+    dist = {k: mel_distance_db(read_audio(tmp_path / k / "track_mono16.wav").mono(), 44100, ref.mono(),
+                               ref.sample_rate) for k in ("a", "b")}
+    assert dist["b"] < dist["a"]
