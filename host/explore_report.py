@@ -160,10 +160,35 @@ def smoothness(data_dir: Path, checkpoint: Path, n_rows: int, per_row: int, max_
             "max_radius": max_radius}
 
 
+def markdown(out_dir: Path) -> str:
+    """The measurements in ``out_dir`` (efficiency-, audio-, smoothness-*.json) as Markdown tables."""
+    lines = ["# Controllers on a frozen encoder: measurements", ""]
+    for path in sorted(out_dir.glob("efficiency-*.json")):
+        lines += [f"## Data and time: {path.stem.removeprefix('efficiency-')}", "",
+                  "| system | train rows | val MAE (normalized) | wall s | epochs |", "|---|---|---|---|---|"]
+        for r in json.loads(path.read_text()):
+            lines.append(f"| {r['system']} | {r['train_rows']} | {r['val_mae_unit']:.4f} | {r['wall_s']:.1f} | "
+                         f"{r['epochs']} |")
+        lines.append("")
+    for path in sorted(out_dir.glob("audio-*.json")):
+        lines += [f"## Match quality through the plugin: {path.stem.removeprefix('audio-')}", "",
+                  "| system | mel distance mean | median | rows |", "|---|---|---|---|"]
+        for name, r in json.loads(path.read_text()).items():
+            lines.append(f"| {name} | {r['mel_distance_mean']:.4f} | {r['mel_distance_median']:.4f} | {r['rows']} |")
+        lines.append("")
+    lines += ["## Latent distance vs sound distance (Spearman)", "",
+              "| dataset | pooled rho | p | mean per-row rho | rows x points | max radius |", "|---|---|---|---|---|---|"]
+    for path in sorted(out_dir.glob("smoothness-*.json")):
+        r = json.loads(path.read_text())
+        lines.append(f"| {path.stem.removeprefix('smoothness-')} | {r['spearman_pooled']:.3f} | {r['p_value']:.1e} | "
+                     f"{r['spearman_per_row_mean']:.3f} | {r['rows']} x {r['points_per_row']} | {r['max_radius']} |")
+    return "\n".join(lines) + "\n"
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m host.explore_report", description=__doc__)
-    parser.add_argument("part", choices=("efficiency", "audio", "smoothness"))
-    parser.add_argument("--data", type=Path, required=True)
+    parser.add_argument("part", choices=("efficiency", "audio", "smoothness", "markdown"))
+    parser.add_argument("--data", type=Path, help="dataset folder (every part but markdown)")
     parser.add_argument("--out", type=Path, default=Path("out/explore"))
     parser.add_argument("--encoder", type=Path, default=Path("presets/encoder.pt"))
     parser.add_argument("--rows", default="75,150,300,100000", help="efficiency: controller training rows")
@@ -179,6 +204,11 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
     torch.set_num_threads(1)
     args.out.mkdir(parents=True, exist_ok=True)
+    if args.part == "markdown":
+        print(markdown(args.out), end="")
+        return 0
+    if args.data is None:
+        parser.error(f"{args.part} needs --data")
     if args.part == "efficiency":
         result = efficiency(args.data, args.out, [int(r) for r in args.rows.split(",")],
                             [int(r) for r in args.full_rows.split(",") if r], args.full_epochs, args.encoder,
