@@ -8,8 +8,6 @@ length. Loading it for another profile raises ``ProfileMismatchError``.
 from __future__ import annotations
 
 import logging
-import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -17,6 +15,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from host.atomic import atomic_path
 from host.errors import ProfileError, ProfileMismatchError
 from host.profiles import PluginProfile
 from model.config import TrainConfig
@@ -84,15 +83,8 @@ def checkpoint_payload(network: nn.Module, *, profile_name: str, profile_sha256:
 
 def save_atomic(payload: dict[str, Any], path: Path) -> None:
     """torch.save to a temporary file in the same folder, then rename (never half a checkpoint)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
+    with atomic_path(path) as tmp:
         torch.save(payload, tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def read_payload(path: str | Path) -> dict[str, Any]:
