@@ -15,12 +15,20 @@ from host.errors import AudioInputError, ProfileError
 from host.explore import explore
 from host.osc_protocol import (DONE, ERROR, VARIANT, HandlerContext, ServeConfig, build_dispatcher,
                                dispatch_datagram)
-from host.profiles import load_profile
+from host.profiles import PROFILES_DIR, load_profile
 from model.latent import decode_points, latent_model
 from tests.conftest import require_host
 from tests.host.test_osc_protocol import CLIENT, Harness
 
 SAMPLE_RATE = 44100
+
+
+def modelless_profile(folder: Path) -> Path:
+    """A copy of the zameq2 profile under a name that has no checkpoint and no controller."""
+    raw = json.loads((PROFILES_DIR / "zameq2.json").read_text())
+    path = folder / "no-model-eq.json"
+    path.write_text(json.dumps({**raw, "name": "no-model-eq"}))
+    return path
 
 
 def _noise_clip(path: Path, seed: int, tilt: float) -> Path:
@@ -79,7 +87,7 @@ def test_explore_rejects_bad_arguments_and_profiles_without_a_controller(clips, 
     with pytest.raises(AudioInputError, match="radius"):
         explore(*clips, tmp_path / "x", n=3, radius=-1.0)
     with pytest.raises(ProfileError, match="no controller to explore.*--latent-dim"):
-        explore(*clips, tmp_path / "x", plugin="lsp-para-eq", n=3, radius=1.0)
+        explore(*clips, tmp_path / "x", plugin=str(modelless_profile(tmp_path)), n=3, radius=1.0)
 
 
 def _variant_messages(h: Harness) -> list[OscMessage]:
@@ -113,8 +121,8 @@ def test_osc_explore_rejects_bad_requests(clips, tmp_path: Path) -> None:
     assert ",issif" in errors[2][1] and "outside the allowed" in errors[3][1]
 
 
-def test_osc_explore_for_a_profile_without_a_controller_is_an_error_reply(clips) -> None:
-    profile = load_profile("lsp-para-eq")
+def test_osc_explore_for_a_profile_without_a_controller_is_an_error_reply(clips, tmp_path: Path) -> None:
+    profile = load_profile(modelless_profile(tmp_path))
     sent: list = []
     jobs: list = []
     config = ServeConfig(profile=profile, allowed_dirs=(clips[0].parent.resolve(),),
@@ -131,8 +139,8 @@ def test_osc_explore_for_a_profile_without_a_controller_is_an_error_reply(clips)
 def test_match_takes_a_profile_with_a_controller_and_names_the_fix_for_one_without(clips, tmp_path: Path) -> None:
     from host.match import match
 
-    with pytest.raises(ProfileError, match=r"'lsp-para-eq' has no model.*--encoder presets/encoder.pt"):
-        match(*clips, tmp_path / "out.wav", plugin="lsp-para-eq")
+    with pytest.raises(ProfileError, match=r"'no-model-eq' has no model.*--encoder presets/encoder.pt"):
+        match(*clips, tmp_path / "out.wav", plugin=str(modelless_profile(tmp_path)))
     require_host("zamcomp")
     result = match(*clips, tmp_path / "comp.wav", plugin="zamcomp")
     assert result.settings.checkpoint.endswith("presets/controllers/zamcomp.pt")

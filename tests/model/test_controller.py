@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 from pathlib import Path
 
 import numpy as np
@@ -10,13 +11,21 @@ import pytest
 import torch
 
 from host.errors import ConfigError, ProfileError, ProfileMismatchError
-from host.profiles import load_profile
+from host.profiles import PROFILES_DIR, load_profile
 from model.checkpoint import load_checkpoint, read_payload
 from model.controller_train import ControllerTrainConfig, train_controller
 from model.encoder_store import export_encoder, load_encoder, state_sha256
 from model.latent import decode_points, latent_model, sample_points
 
 TINY = ControllerTrainConfig(epochs=2, batch_size=8, latent_dim=2, hidden=32, seed=1)
+
+
+def modelless_profile(folder: Path) -> Path:
+    """A copy of the zameq2 profile under a name that has no checkpoint and no controller."""
+    raw = json.loads((PROFILES_DIR / "zameq2.json").read_text())
+    path = folder / "no-model-eq.json"
+    path.write_text(json.dumps({**raw, "name": "no-model-eq"}))
+    return path
 
 
 def _file_sha256(path: Path) -> str:
@@ -98,12 +107,13 @@ def test_predict_finds_a_controller_when_no_full_checkpoint_exists(tiny_controll
     assert set(prediction.values) == set(load_profile("faust-peq").parameter_names)
 
 
-def test_a_profile_without_any_model_is_a_clear_error() -> None:
+def test_a_profile_without_any_model_is_a_clear_error(tmp_path: Path) -> None:
     from model import predict
 
     rng = np.random.default_rng(0)
-    with pytest.raises(ProfileError, match=r"'lsp-para-eq' has no model.*eqbridge train --plugin lsp-para-eq.*--encoder"):
-        predict(0.1 * rng.standard_normal(90000), 0.1 * rng.standard_normal(90000), 44100, "lsp-para-eq")
+    profile = load_profile(modelless_profile(tmp_path))
+    with pytest.raises(ProfileError, match=r"'no-model-eq' has no model.*eqbridge train --plugin no-model-eq.*--encoder"):
+        predict(0.1 * rng.standard_normal(90000), 0.1 * rng.standard_normal(90000), 44100, profile)
 
 
 def test_explore_needs_a_bottleneck(tiny_dataset: Path, tiny_encoder: Path, tmp_path: Path) -> None:
@@ -111,7 +121,7 @@ def test_explore_needs_a_bottleneck(tiny_dataset: Path, tiny_encoder: Path, tmp_
     with pytest.raises(ProfileError, match="no latent bottleneck"):
         latent_model("faust-peq", plain)
     with pytest.raises(ProfileError, match="no controller to explore"):
-        latent_model("lsp-para-eq")
+        latent_model(load_profile(modelless_profile(tmp_path)))
 
 
 def test_sampled_points_lie_within_the_radius_from_near_to_far() -> None:
