@@ -467,6 +467,9 @@ def apply_stems(reference: Path | str, stems_dir: Path | str, out_dir: Path | st
     stems = list_stems(stems_dir)
     check_out_dir(stems, stems_dir, out_dir, reference)
     profile = load_profile(config.plugin)
+    if not profile.is_eq:
+        raise ApplyOptionError(f"apply matches EQ (gains, --amount, --max-gain-db, EQ-curve pictures); profile "
+                               f"{profile.name!r} is a {profile.effect} profile: use `eqbridge match` for it")
     ref_clip = read_audio(reference)
     check_stem(ref_clip)
     start = time.perf_counter()

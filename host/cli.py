@@ -21,6 +21,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "evaluate_audio",
     "serve",
     "apply",
+    "explore",
 )
 
 

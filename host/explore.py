@@ -104,7 +104,7 @@ def explore(track_path: Path | str, reference_path: Path | str, out_dir: Path | 
         ProfileError: the profile has no controller with a latent bottleneck.
         PluginNotFoundError: the plugin is not installed.
     """
-    from model.latent import explore_latent  # the model's explore door (see model/latent.py)
+    from model import explore_latent
     from host.render import PluginHost
 
     if n < 1 or not (np.isfinite(radius) and radius > 0):

@@ -10,7 +10,7 @@ import numpy as np
 
 from host.atomic import write_json_atomic
 from host.audio import AudioClip, read_audio, write_audio_atomic
-from host.errors import AudioInputError
+from host.errors import AudioInputError, ProfileError
 from host.profiles import PluginProfile, load_profile
 
 log = logging.getLogger(__name__)
@@ -89,6 +89,8 @@ def match(track_path: Path | str, reference_path: Path | str, out_path: Path | s
         if out_path.resolve() == Path(given).resolve():
             raise AudioInputError(f"--out {out_path} would overwrite an input; choose another file")
     profile = load_profile(plugin)
+    if plot and not profile.is_eq:
+        raise ProfileError(f"--plot draws an EQ curve; profile {profile.name!r} is a {profile.effect} profile")
     track, reference = read_audio(track_path), read_audio(reference_path)
     values, ckpt, probs = predict_settings(track, reference, profile, checkpoint)
     host = PluginHost(profile, track.sample_rate)

@@ -504,7 +504,7 @@ def run_explore(ctx: HandlerContext, client: ClientAddress, request_id: int,
                 load: Callable[[], tuple[np.ndarray, np.ndarray, int]], n: int, radius: float) -> None:
     """Worker-side body of an explore: n settings near the match, one ``/eqbridge/variant`` each, then done."""
     try:
-        from model.latent import explore_latent
+        from model import explore_latent
 
         track, reference, sample_rate = load()
         variants = explore_latent(track, reference, sample_rate, ctx.config.profile, n=n, radius=radius,

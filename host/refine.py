@@ -22,7 +22,7 @@ import numpy as np
 import scipy.signal
 import scipy.sparse
 
-from host.errors import AudioInputError
+from host.errors import AudioInputError, ProfileError
 from host.profiles import N_BINS, PluginProfile
 from host.render import PluginHost
 
@@ -117,6 +117,9 @@ def refine(host: PluginHost, track: np.ndarray, reference: np.ndarray, budget_s:
 
     t0 = time.perf_counter()
     profile: PluginProfile = host.profile
+    if not profile.is_eq:
+        raise ProfileError(f"refinement matches tonal balance through an EQ; profile {profile.name!r} is a "
+                           f"{profile.effect} profile: use its one-shot prediction")
     obj = objective or TonalObjective(host, track, reference, loudness_weight)
     x0_values = profile.default_values() if start is None else profile.clip(start)
     x0 = np.clip(profile.to_unit(x0_values), 0.0, 1.0)

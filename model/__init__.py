@@ -10,13 +10,16 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from model.inference import Prediction, SegmentPredictions, predict, predict_segments
+    from model.latent import LatentVariants, explore_latent
 
-__all__ = ["Prediction", "SegmentPredictions", "predict", "predict_segments"]
+_EXPORTS = {"Prediction": "inference", "SegmentPredictions": "inference", "predict": "inference",
+            "predict_segments": "inference", "explore_latent": "latent", "LatentVariants": "latent"}
+__all__ = sorted(_EXPORTS)
 
 
 def __getattr__(name: str) -> Any:
-    if name in __all__:
-        from model import inference
+    if name in _EXPORTS:
+        import importlib
 
-        return getattr(inference, name)
+        return getattr(importlib.import_module(f"model.{_EXPORTS[name]}"), name)
     raise AttributeError(f"module 'model' has no attribute {name!r}")

@@ -12,7 +12,7 @@ def list_plugins() -> list[tuple[str, str, bool, str]]:
     from host.render import plugin_status
 
     rows = []
-    for name in available_profiles():
+    for name in available_profiles(effect=None):
         profile = load_profile(name)
         ok, detail = plugin_status(profile)
         rows.append((name, profile.display_name, ok, detail))

@@ -146,3 +146,25 @@ def test_match_takes_a_profile_with_a_controller_and_names_the_fix_for_one_witho
     assert result.settings.checkpoint.endswith("presets/controllers/zamcomp.pt")
     assert set(result.settings.values) == set(load_profile("zamcomp").parameter_names)
     assert sf.info(tmp_path / "comp.wav").frames == sf.info(clips[0]).frames
+
+
+def test_eq_only_paths_refuse_a_dynamics_profile_clearly(tmp_path):
+    from host.apply import ApplyConfig, apply_stems
+    from host.errors import ApplyOptionError, ProfileError
+    from host.match import match
+    from host.refine import refine
+    from host.render import PluginHost
+
+    examples = Path(__file__).resolve().parents[2] / "examples" / "audio"
+    with pytest.raises(ProfileError, match="EQ curve"):
+        match(examples / "track.flac", examples / "reference.flac", tmp_path / "o.wav", plugin="zamcomp",
+              plot=tmp_path / "c.png")
+    host = PluginHost("zamcomp", 44100)
+    noise = np.random.default_rng(0).standard_normal(20000).astype(np.float32)
+    with pytest.raises(ProfileError, match="dynamics"):
+        refine(host, noise, noise, 0.1)
+    (tmp_path / "stems").mkdir()
+    (tmp_path / "stems" / "t.flac").write_bytes((examples / "track.flac").read_bytes())
+    with pytest.raises(ApplyOptionError, match="dynamics"):
+        apply_stems(examples / "reference.flac", tmp_path / "stems", tmp_path / "out", ApplyConfig(plugin="zamcomp"))
+    assert not (tmp_path / "out").exists()
