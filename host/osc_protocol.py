@@ -311,6 +311,15 @@ def _refiner():
         return _REFINER
 
 
+def shutdown_refiner() -> None:
+    """Stop the refinement process (the server calls this on exit, so no worker outlives it)."""
+    global _REFINER
+    with _REFINER_LOCK:
+        if _REFINER is not None:
+            _REFINER.close()
+            _REFINER = None
+
+
 def warm_up_refiner(config: ServeConfig, sample_rate: int = 44100) -> None:
     _refiner().warm_up(config.profile.name, sample_rate)
 

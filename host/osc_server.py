@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import socket
 import socketserver
+import signal
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -402,7 +403,13 @@ def serve(options: ServeOptions, ready: Callable[[int], None] | None = None) -> 
     Raises:
         EqbridgeError: no or missing allow-dir, unknown profile, missing checkpoint, MIDI port problems.
     """
+    from host.osc_protocol import shutdown_refiner
+
     running = RunningServer(options)
+    if threading.current_thread() is threading.main_thread():
+        # SIGTERM (a DAW script or service manager stopping us) unwinds like Ctrl-C, so the finally below
+        # runs and the refinement process is stopped with the server instead of being orphaned.
+        signal.signal(signal.SIGTERM, _exit_on_sigterm)
     try:
         warm_up(running.config)
         if ready is not None:
@@ -410,6 +417,11 @@ def serve(options: ServeOptions, ready: Callable[[int], None] | None = None) -> 
         running.serve_forever()
     finally:
         running.close()
+        shutdown_refiner()
+
+
+def _exit_on_sigterm(signum: int, frame: object) -> None:
+    raise SystemExit(0)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

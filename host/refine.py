@@ -195,4 +195,5 @@ class RefineProcess:
                                  probabilities).result()
 
     def close(self) -> None:
-        self._pool.shutdown(cancel_futures=True)
+        """Stop the process; a search in progress finishes first (it is bounded by its budget)."""
+        self._pool.shutdown(wait=True, cancel_futures=True)
