@@ -197,10 +197,15 @@ def predict_segments(track: np.ndarray, reference: np.ndarray, sample_rate: int,
     r = prepare_audio(reference, sample_rate, model.sample_rate, model.segment_s, "reference")
     seg_n, hop_n = int(round(seg_s * model.sample_rate)), max(1, int(round(hop * model.sample_rate)))
     starts = np.arange(0, len(t) - seg_n + 1, hop_n)  # (T,)
-    segments = torch.from_numpy(np.stack([t[s:s + seg_n] for s in starts]))  # (T, seg_n)
+    fc = model.feature_config
+    seg_frames = fc.n_frames(seg_n)
+    # One front-end pass over the whole track, then frame slices per segment (within half a 3 ms hop of
+    # each segment's start): overlapping segments would otherwise compute every frame about twice.
+    first = np.minimum(np.rint(starts / fc.hop_length).astype(np.int64), fc.n_frames(len(t)) - seg_frames)
     with torch.inference_mode():
         ref_mel = model.features(torch.from_numpy(r)[None])  # (1, M, frames_r)
-        track_mel = model.features(segments)  # (T, M, frames)
+        whole = model.features(torch.from_numpy(t)[None])[0]  # (M, frames_t)
+        track_mel = torch.stack([whole[:, f:f + seg_frames] for f in first])  # (T, M, seg_frames)
         logits = model.network(track_mel, ref_mel.expand(len(starts), -1, -1))  # (T, P, D)
     bins = decode_bins(logits, decode).numpy()  # (T, P)
     return SegmentPredictions(profile_name=prof.name, times_s=starts / model.sample_rate,
