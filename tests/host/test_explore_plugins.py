@@ -7,6 +7,7 @@ import pytest
 
 from host.profiles import available_profiles, load_profile
 from tests.conftest import require_host
+from tests.host.test_render import with_values
 
 NEW_PROFILES = ("lsp-para-eq-8", "zamcomp")
 
@@ -29,13 +30,6 @@ def _gain_db(host, values: np.ndarray, x: np.ndarray) -> float:
     y = host.render(x, values)
     half = len(x) // 2
     return float(20 * np.log10(np.sqrt(np.mean(y[half:] ** 2)) / np.sqrt(np.mean(x[half:] ** 2))))
-
-
-def _values(profile, **named) -> np.ndarray:
-    values = profile.default_values()
-    for name, value in named.items():
-        values[profile.parameter_names.index(name)] = value
-    return values
 
 
 @pytest.mark.parametrize("name", NEW_PROFILES)
@@ -63,13 +57,13 @@ def test_lsp_eq8_each_bell_measures_its_gain_at_its_centre(band: str) -> None:
     spec = host.profile.parameter(f"{band}_freq_hz")
     centre_hz = float(np.sqrt(spec.min * spec.max))
     for gain_db in (-6.0, 6.0):
-        values = _values(host.profile, **{f"{band}_gain_db": gain_db, f"{band}_freq_hz": centre_hz})
+        values = with_values(host.profile, **{f"{band}_gain_db": gain_db, f"{band}_freq_hz": centre_hz})
         assert _gain_db(host, values, _sine(-20.0, centre_hz, host.sample_rate, 0.5)) == pytest.approx(gain_db, abs=0.1)
 
 
 def test_lsp_eq8_shelves_and_flat_settings() -> None:
     host = require_host("lsp-para-eq-8")
-    values = _values(host.profile, low_gain_db=-9.0, low_freq_hz=200.0, high_gain_db=9.0, high_freq_hz=3000.0)
+    values = with_values(host.profile, low_gain_db=-9.0, low_freq_hz=200.0, high_gain_db=9.0, high_freq_hz=3000.0)
     assert _gain_db(host, values, _sine(-20.0, 30.0, host.sample_rate)) == pytest.approx(-9.0, abs=0.3)
     assert _gain_db(host, values, _sine(-20.0, 16000.0, host.sample_rate, 0.5)) == pytest.approx(9.0, abs=0.3)
     x = (0.1 * np.random.default_rng(1).standard_normal(8192)).astype(np.float32)
@@ -80,7 +74,7 @@ def test_zamcomp_leaves_quiet_signals_alone_and_adds_its_makeup() -> None:
     host = require_host("zamcomp")
     x = _sine(-50.0, 1000.0, host.sample_rate)
     for makeup_db in (0.0, 6.0, 12.0):
-        values = _values(host.profile, threshold_db=-30.0, ratio=4.0, makeup_db=makeup_db)
+        values = with_values(host.profile, threshold_db=-30.0, ratio=4.0, makeup_db=makeup_db)
         assert _gain_db(host, values, x) == pytest.approx(makeup_db, abs=0.05)
 
 
@@ -89,7 +83,7 @@ def test_zamcomp_slope_above_threshold_is_one_over_ratio(ratio: float) -> None:
     """10 dB more input above the threshold gives 10/ratio dB more output (the static curve's slope);
     20 dB above the threshold the gain reduction is 20 (1 - 1/ratio) dB, within the detector's 0.7 dB."""
     host = require_host("zamcomp")
-    values = _values(host.profile, threshold_db=-30.0, ratio=ratio, attack_ms=1.0, release_ms=50.0)
+    values = with_values(host.profile, threshold_db=-30.0, ratio=ratio, attack_ms=1.0, release_ms=50.0)
     g_low = _gain_db(host, values, _sine(-20.0, 1000.0, host.sample_rate))
     g_high = _gain_db(host, values, _sine(-10.0, 1000.0, host.sample_rate))
     assert (g_high + 10.0) - g_low == pytest.approx(10.0 / ratio, abs=0.1)
@@ -103,7 +97,7 @@ def test_zamcomp_longer_release_recovers_more_slowly() -> None:
     after = slice(int(0.32 * sr), int(0.36 * sr))  # just after the burst ends
 
     def recovered_gain_db(release_ms: float) -> float:
-        values = _values(host.profile, threshold_db=-30.0, ratio=10.0, attack_ms=1.0, release_ms=release_ms)
+        values = with_values(host.profile, threshold_db=-30.0, ratio=10.0, attack_ms=1.0, release_ms=release_ms)
         y = host.render(burst, values)
         return float(20 * np.log10(np.sqrt(np.mean(y[after] ** 2)) / np.sqrt(np.mean(burst[after] ** 2))))
 
