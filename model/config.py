@@ -25,6 +25,8 @@ class TrainConfig:
     epochs: int = 30  # passes over the training split
     batch_size: int = 32  # examples per step
     lr: float = 1e-3  # Adam learning rate
+    lr_milestones: tuple[int, ...] = ()  # epochs (counted from 0) at which the learning rate is multiplied by lr_gamma
+    lr_gamma: float = 0.3  # learning-rate factor at each milestone
     weight_decay: float = 1e-5  # Adam L2 penalty
     loss: str = "ce"  # "ce" | "ce-smooth" (Gaussian-smoothed bin targets) | "ce-ev" (CE + expected-bin L1)
     label_sigma_bins: float = 1.0  # "ce-smooth": std of the Gaussian target around the true bin
@@ -42,9 +44,16 @@ class TrainConfig:
         for name in ("epochs", "batch_size", "threads"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if any(m < 1 for m in self.lr_milestones) or not 0 < self.lr_gamma <= 1:
+            raise ConfigError(f"lr_milestones must be epochs >= 1 and lr_gamma in (0, 1]; got "
+                              f"{list(self.lr_milestones)}, {self.lr_gamma}")
         if self.lr <= 0 or self.label_sigma_bins <= 0 or self.ev_weight < 0:
             raise ConfigError("lr and label_sigma_bins must be > 0 and ev_weight >= 0; got "
                               f"lr={self.lr}, label_sigma_bins={self.label_sigma_bins}, ev_weight={self.ev_weight}")
+
+    def lr_at(self, epoch: int) -> float:
+        """Learning rate of epoch ``epoch`` (0-based): ``lr`` times ``lr_gamma`` per milestone reached."""
+        return self.lr * self.lr_gamma ** sum(epoch >= m for m in self.lr_milestones)
 
     def replace(self, **changes: Any) -> "TrainConfig":
         """A copy with top-level fields changed; ``arch=`` changes ``network.arch``."""
@@ -67,6 +76,8 @@ class TrainConfig:
         if set(net_raw) - net_known:
             raise ConfigError(f"unknown [network] setting(s) {sorted(set(net_raw) - net_known)}; "
                               f"known: {sorted(net_known)}")
+        if "lr_milestones" in raw:
+            raw["lr_milestones"] = tuple(sorted(int(m) for m in raw["lr_milestones"]))
         try:
             return cls(network=NetworkConfig(**net_raw), **raw)
         except TypeError as exc:

@@ -35,9 +35,24 @@ def last_path(out_path: Path) -> Path:
     return out_path.with_name(f"{out_path.stem}.last{out_path.suffix or '.pt'}")
 
 
+_RESUMABLE_CHANGES = ("epochs", "patience", "lr_milestones", "lr_gamma")
+
+
 def _resume_key(config: dict[str, Any]) -> dict[str, Any]:
-    """The settings a resumed run must share with the saved one (epochs and patience may grow)."""
-    return {k: v for k, v in config.items() if k not in ("epochs", "patience")}
+    """The settings a resumed run must share with the saved one (epochs and patience may grow; the
+    learning-rate schedule may change for epochs not yet run, see ``_check_schedule``)."""
+    return {k: v for k, v in config.items() if k not in _RESUMABLE_CHANGES}
+
+
+def _check_schedule(history: list[dict[str, float]], config: TrainConfig) -> None:
+    """Raises ConfigError if ``config``'s schedule would have given the epochs already run another rate,
+    so a resumed run always equals one run from scratch with ``config``."""
+    for h in history:
+        recorded, expected = h.get("lr", config.lr), config.lr_at(int(h["epoch"]) - 1)
+        if abs(recorded - expected) > 1e-12 * expected:
+            raise ConfigError(f"epoch {h['epoch']} ran at learning rate {recorded:g} but this config's schedule "
+                              f"gives {expected:g}; move lr_milestones past the epochs already run "
+                              f"({len(history)}) or start afresh")
 
 
 def feature_config_for(arch: str, sample_rate: int) -> FeatureConfig:
@@ -114,6 +129,7 @@ def train(data_dir: str | Path, out_path: str | Path, config: TrainConfig = Trai
         if _resume_key(state["train_config"]) != _resume_key(config.to_dict()) or state["profile_name"] != prof.name:
             raise ConfigError(f"{last} was written by a run with another config or profile; "
                               f"delete it to start afresh or pass the same config to resume")
+        _check_schedule(state["history"], config)
         network.load_state_dict(state["state_dict"])
         optimizer.load_state_dict(state["optimizer"])
         start_epoch, best_mae, stale, history = state["epoch"], state["best_val_mae"], state["stale"], state["history"]
@@ -127,13 +143,15 @@ def train(data_dir: str | Path, out_path: str | Path, config: TrainConfig = Trai
             log.info("stopping: no validation improvement in %d epochs", stale)
             break
         torch.manual_seed(config.seed * 100_003 + epoch)  # dropout; independent of resume point
+        for group in optimizer.param_groups:
+            group["lr"] = config.lr_at(epoch)
         order = torch.Generator().manual_seed(config.seed * 100_019 + epoch)
         train_loader = DataLoader(train_set, batch_size=config.batch_size, shuffle=True, generator=order)
         val_loader = DataLoader(val_set, batch_size=config.batch_size * 2)
         train_loss, train_mae = _run_epoch(network, train_loader, loss_fn, optimizer,
                                            f"epoch {epoch + 1}/{config.epochs} train")
         val_loss, val_mae = _run_epoch(network, val_loader, loss_fn, None, f"epoch {epoch + 1} val")
-        history.append({"epoch": epoch + 1, "train_loss": train_loss, "train_mae_unit": train_mae,
+        history.append({"epoch": epoch + 1, "lr": config.lr_at(epoch), "train_loss": train_loss, "train_mae_unit": train_mae,
                         "val_loss": val_loss, "val_mae_unit": val_mae})
         improved = val_mae < best_mae
         log.info("epoch %d/%d: train loss %.4f MAE %.4f | val loss %.4f MAE %.4f%s", epoch + 1, config.epochs,

@@ -14,9 +14,18 @@ def test_toml_round_trip(tmp_path) -> None:
     assert TrainConfig.from_dict(cfg.to_dict()) == cfg
 
 
+def test_learning_rate_steps_down_at_each_milestone(tmp_path) -> None:
+    path = tmp_path / "c.toml"
+    path.write_text("lr = 0.01\nlr_milestones = [20, 10]\nlr_gamma = 0.5\n")
+    cfg = TrainConfig.from_toml(path)
+    assert [cfg.lr_at(e) for e in (0, 9, 10, 19, 20, 99)] == pytest.approx([0.01, 0.01, 0.005, 0.005, 0.0025, 0.0025])
+    assert TrainConfig.from_dict(cfg.to_dict()) == cfg
+
+
 @pytest.mark.parametrize("text, match", [("epoch = 3\n", "epoch"), ('loss = "mse"\n', "mse"),
                                          ('[network]\narch = "x"\n', "'x'"), ("seed = \n", "cannot read"),
-                                         ("[network]\nwidth = 3\n", "width")])
+                                         ("[network]\nwidth = 3\n", "width"),
+                                         ("lr_milestones = [0]\n", "lr_milestones"), ("lr_gamma = 2.0\n", "lr_gamma")])
 def test_bad_toml_raises_config_error_naming_the_key(tmp_path, text: str, match: str) -> None:
     path = tmp_path / "c.toml"
     path.write_text(text)

@@ -76,6 +76,20 @@ def test_resume_with_another_config_is_refused(tiny_dataset, tmp_path) -> None:
     train(tiny_dataset, out, small_config(epochs=1, lr=0.01), resume=False)  # --restart works
 
 
+def test_a_schedule_change_for_epochs_not_yet_run_resumes_like_a_straight_run(tiny_dataset, tmp_path) -> None:
+    scheduled = small_config(epochs=2, lr_milestones=(1,), lr_gamma=0.1)
+    straight = train(tiny_dataset, tmp_path / "s.pt", scheduled)
+    out = tmp_path / "r.pt"
+    train(tiny_dataset, out, small_config(epochs=1))  # no schedule yet: epoch 1 runs at lr either way
+    train(tiny_dataset, out, scheduled)
+    resumed, reference = read_payload(last_path(out)), read_payload(last_path(straight))
+    assert [h["lr"] for h in resumed["history"]] == pytest.approx([1e-3, 1e-4])
+    for key, value in reference["state_dict"].items():
+        assert torch.equal(value, resumed["state_dict"][key]), key
+    with pytest.raises(ConfigError, match="epoch 2 ran at learning rate"):  # would rewrite history
+        train(tiny_dataset, out, small_config(epochs=3, lr_milestones=(2,), lr_gamma=0.1))
+
+
 def test_evaluate_writes_report_with_all_systems(tiny_dataset, tiny_checkpoint, tmp_path) -> None:
     baseline = train(tiny_dataset, tmp_path / "b.pt", small_config(epochs=1, arch="baseline-dbmel"))
     rows = evaluate(tiny_dataset, tiny_checkpoint, tmp_path / "rep", baselines=[baseline])
