@@ -11,7 +11,7 @@ import json
 import logging
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 import numpy as np
 import torch
@@ -76,6 +76,49 @@ def read_manifest(data_dir: str | Path) -> Manifest:
         raise DatasetError(f"{path} lacks or has a malformed key: {exc!r}") from exc
 
 
+@dataclass(frozen=True)
+class ShardRows:
+    """The rows of one shard: tracks and references (rows, samples) float32, bins (rows, P), params (rows, P)."""
+
+    tracks: np.ndarray
+    references: np.ndarray
+    bins: np.ndarray
+    params: np.ndarray
+
+
+def iter_shards(data_dir: str | Path, split: str, reference: str = "ref",
+                max_rows: int | None = None) -> Iterator[ShardRows]:
+    """Yield the rows of a split shard by shard (in manifest order), at most ``max_rows`` in all.
+
+    Raises:
+        DatasetError: unknown split or reference kind, no shards, an unreadable shard, bad labels.
+    """
+    if reference not in REFERENCE_KINDS:
+        raise DatasetError(f"reference {reference!r} is not one of {REFERENCE_KINDS}")
+    manifest = read_manifest(data_dir)
+    paths = manifest.shard_paths(split)
+    if not paths:
+        raise DatasetError(f"dataset {manifest.root} has no {split!r} shards")
+    n_params, left = len(manifest.parameter_names), max_rows
+    for path in paths:
+        if left is not None and left <= 0:
+            return
+        try:
+            with np.load(path) as shard:
+                rows = ShardRows(tracks=shard["x"].astype(np.float32, copy=False)[:left],
+                                 references=shard[reference].astype(np.float32, copy=False)[:left],
+                                 bins=shard["param_bins"].astype(np.int64, copy=False)[:left],
+                                 params=shard["params"].astype(np.float64, copy=False)[:left])
+        except (OSError, KeyError, ValueError) as exc:
+            raise DatasetError(f"cannot read shard {path}: {exc!r}") from exc
+        if rows.bins.ndim != 2 or rows.bins.shape[1] != n_params or rows.bins.min() < 0 or rows.bins.max() >= N_BINS:
+            raise DatasetError(f"{path}: labels must be (rows, {n_params}) bins in 0..{N_BINS - 1}; got shape "
+                               f"{rows.bins.shape}, range {rows.bins.min()}..{rows.bins.max()}")
+        if left is not None:
+            left -= len(rows.bins)
+        yield rows
+
+
 class SegmentDataset(Dataset):
     """All rows of one split in memory.
 
@@ -85,34 +128,12 @@ class SegmentDataset(Dataset):
 
     def __init__(self, data_dir: str | Path, split: str, reference: str = "ref",
                  max_rows: int | None = None) -> None:
-        if reference not in REFERENCE_KINDS:
-            raise DatasetError(f"reference {reference!r} is not one of {REFERENCE_KINDS}")
         self.manifest = read_manifest(data_dir)
-        paths = self.manifest.shard_paths(split)
-        if not paths:
-            raise DatasetError(f"dataset {self.manifest.root} has no {split!r} shards")
-        tracks, refs, bins, params = [], [], [], []
-        n_rows = 0
-        for path in paths:
-            if max_rows is not None and n_rows >= max_rows:
-                break
-            try:
-                with np.load(path) as shard:
-                    tracks.append(shard["x"].astype(np.float32, copy=False))
-                    refs.append(shard[reference].astype(np.float32, copy=False))
-                    bins.append(shard["param_bins"].astype(np.int64, copy=False))
-                    params.append(shard["params"].astype(np.float64, copy=False))
-            except (OSError, KeyError, ValueError) as exc:
-                raise DatasetError(f"cannot read shard {path}: {exc!r}") from exc
-            n_rows += len(bins[-1])
-        self.tracks = torch.from_numpy(np.concatenate(tracks)[:max_rows])  # (N, samples)
-        self.references = torch.from_numpy(np.concatenate(refs)[:max_rows])  # (N, samples)
-        self.bins = torch.from_numpy(np.concatenate(bins)[:max_rows])  # (N, P)
-        self.params = np.concatenate(params)[:max_rows]  # (N, P) physical
-        n_params = len(self.manifest.parameter_names)
-        if self.bins.shape[1] != n_params or int(self.bins.min()) < 0 or int(self.bins.max()) >= N_BINS:
-            raise DatasetError(f"{split} labels must be (rows, {n_params}) bins in 0..{N_BINS - 1}; "
-                               f"got shape {tuple(self.bins.shape)}, range {int(self.bins.min())}..{int(self.bins.max())}")
+        shards = list(iter_shards(data_dir, split, reference, max_rows))
+        self.tracks = torch.from_numpy(np.concatenate([s.tracks for s in shards]))  # (N, samples)
+        self.references = torch.from_numpy(np.concatenate([s.references for s in shards]))  # (N, samples)
+        self.bins = torch.from_numpy(np.concatenate([s.bins for s in shards]))  # (N, P)
+        self.params = np.concatenate([s.params for s in shards])  # (N, P) physical
         log.info("loaded %d %s rows (%s reference) from %s", len(self), split, reference, self.manifest.root)
 
     def __len__(self) -> int:
@@ -123,26 +144,30 @@ class SegmentDataset(Dataset):
 
 
 class FeatureDataset(Dataset):
-    """Precomputed front-end features of a SegmentDataset (the front end is fixed, so training
-    computes it once instead of every epoch). Item: (track mel (M, T), reference mel (M, T), bins (P,)).
+    """Precomputed front-end features of a split (the front end is fixed, so training computes it once
+    instead of every epoch), shard by shard so the raw audio is never all in memory.
+    Item: (track mel (M, T), reference mel (M, T), bins (P,)).
 
     dB features are stored as float16 (0.03 dB steps at 40 dB), linear power as bfloat16 (float32's range).
     """
 
-    def __init__(self, segments: SegmentDataset, front_end: torch.nn.Module, batch_size: int = 32) -> None:
+    def __init__(self, data_dir: str | Path, split: str, front_end: torch.nn.Module, reference: str = "ref",
+                 max_rows: int | None = None) -> None:
         from tqdm import tqdm
 
         dtype = torch.float16 if front_end.config.scale == "db" else torch.bfloat16
-        tracks, refs = [], []
+        n_shards = len(read_manifest(data_dir).shard_paths(split))
+        tracks, refs, bins = [], [], []
         with torch.inference_mode():
-            for start in tqdm(range(0, len(segments), batch_size), desc="features", leave=False, unit="batch"):
-                stop = start + batch_size
-                tracks.append(front_end(segments.tracks[start:stop]).to(dtype))  # (b, M, T)
-                refs.append(front_end(segments.references[start:stop]).to(dtype))  # (b, M, T)
+            for rows in tqdm(iter_shards(data_dir, split, reference, max_rows), total=n_shards,
+                             desc=f"{split} features", leave=False, unit="shard"):
+                tracks.append(front_end(torch.from_numpy(rows.tracks)).to(dtype))  # (b, M, T)
+                refs.append(front_end(torch.from_numpy(rows.references)).to(dtype))  # (b, M, T)
+                bins.append(torch.from_numpy(rows.bins))
         self.tracks = torch.cat(tracks)  # (N, M, T)
         self.references = torch.cat(refs)  # (N, M, T)
-        self.bins = segments.bins  # (N, P)
-        log.info("precomputed features %s (%.2f GB)", tuple(self.tracks.shape),
+        self.bins = torch.cat(bins)  # (N, P)
+        log.info("precomputed %s features %s (%.2f GB)", split, tuple(self.tracks.shape),
                  2 * self.tracks.numel() * self.tracks.element_size() / 1e9)
 
     def __len__(self) -> int:

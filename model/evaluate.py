@@ -21,7 +21,7 @@ from tqdm import tqdm
 from host.errors import DatasetError
 from host.profiles import N_BINS, PluginProfile, load_profile
 from model.checkpoint import LoadedModel, load_checkpoint
-from model.data import SegmentDataset, read_manifest
+from model.data import iter_shards, read_manifest
 from model.decode import decode_bins
 
 log = logging.getLogger(__name__)
@@ -48,10 +48,13 @@ def split_logits(data_dir: str | Path, model: LoadedModel, split: str = "test", 
     model.check_profile(profile)
     if manifest.sample_rate != model.sample_rate:
         raise DatasetError(f"dataset {data_dir} is at {manifest.sample_rate} Hz, the model at {model.sample_rate} Hz")
-    data = SegmentDataset(data_dir, split, reference=reference)
     logits = []
-    for start in tqdm(range(0, len(data), batch_size), desc=f"predict {split}", leave=False, unit="batch"):
-        logits.append(model.logits(data.tracks[start:start + batch_size], data.references[start:start + batch_size]))
+    with torch.inference_mode():
+        for rows in tqdm(iter_shards(data_dir, split, reference), total=len(manifest.shard_paths(split)),
+                         desc=f"predict {split}", leave=False, unit="shard"):
+            tracks, refs = torch.from_numpy(rows.tracks), torch.from_numpy(rows.references)
+            for start in range(0, len(tracks), batch_size):
+                logits.append(model.logits(tracks[start:start + batch_size], refs[start:start + batch_size]))
     return torch.cat(logits)  # (N, P, D)
 
 

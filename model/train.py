@@ -21,7 +21,7 @@ from host.errors import ConfigError
 from host.profiles import N_BINS, load_profile
 from model.checkpoint import checkpoint_payload, read_payload, save_atomic
 from model.config import TrainConfig
-from model.data import FeatureDataset, SegmentDataset, read_manifest
+from model.data import FeatureDataset, read_manifest
 from model.decode import decode_bins
 from model.features import FeatureConfig, MelSpectrogram
 from model.losses import make_loss
@@ -114,8 +114,8 @@ def train(data_dir: str | Path, out_path: str | Path, config: TrainConfig = Trai
     network = build_network(net_cfg)
     features = MelSpectrogram(feat_cfg)
     optimizer = torch.optim.Adam(network.parameters(), lr=config.lr, weight_decay=config.weight_decay)
-    train_set = FeatureDataset(SegmentDataset(data_dir, "train", max_rows=config.max_train_rows), features)
-    val_set = FeatureDataset(SegmentDataset(data_dir, "val"), features)
+    train_set = FeatureDataset(data_dir, "train", features, max_rows=config.max_train_rows)
+    val_set = FeatureDataset(data_dir, "val", features)
     loss_fn = make_loss(config)
     meta = dict(profile_name=prof.name, profile_sha256=manifest.profile_sha256,
                 parameter_names=prof.parameter_names, sample_rate=manifest.sample_rate,
