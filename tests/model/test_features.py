@@ -36,6 +36,18 @@ def test_gain_of_6_db_shifts_every_band_by_6_db() -> None:
     assert torch.allclose(diff, torch.full_like(diff, 6.0), atol=1e-3)
 
 
+@pytest.mark.parametrize("n_samples", [1000, 13247, 10 * 44100])
+def test_blocked_front_end_equals_one_stft_over_the_whole_clip(n_samples: int) -> None:
+    mel = MelSpectrogram(FeatureConfig(scale="linear"))
+    cfg = mel.config
+    x = torch.from_numpy(np.random.default_rng(1).standard_normal((2, n_samples)).astype(np.float32)) * 0.1
+    spec = torch.stft(x, n_fft=cfg.n_fft, hop_length=cfg.hop_length, win_length=cfg.win_length, window=mel.window,
+                      center=True, pad_mode="reflect", return_complex=True)
+    whole = torch.matmul(mel.mel_fb, spec.real.square() + spec.imag.square())
+    assert whole.shape[-1] > 512 or n_samples < 44100  # 10 s spans several blocks
+    assert torch.equal(mel(x), whole)
+
+
 def test_db_is_log_of_linear() -> None:
     x = _sine(440.0, 0.5) + 0.01
     lin = MelSpectrogram(FeatureConfig(scale="linear"))(x)
