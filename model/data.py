@@ -156,16 +156,27 @@ class FeatureDataset(Dataset):
         from tqdm import tqdm
 
         dtype = torch.float16 if front_end.config.scale == "db" else torch.bfloat16
-        n_shards = len(read_manifest(data_dir).shard_paths(split))
-        tracks, refs, bins = [], [], []
+        manifest = read_manifest(data_dir)
+        n_rows = sum(int(s["rows"]) for s in manifest.shards if s["split"] == split)
+        n_rows = n_rows if max_rows is None else min(n_rows, max_rows)
+        self.tracks = self.references = torch.empty(0)
+        bins, filled = [], 0
         with torch.inference_mode():
-            for rows in tqdm(iter_shards(data_dir, split, reference, max_rows), total=n_shards,
-                             desc=f"{split} features", leave=False, unit="shard"):
-                tracks.append(front_end(torch.from_numpy(rows.tracks)).to(dtype))  # (b, M, T)
-                refs.append(front_end(torch.from_numpy(rows.references)).to(dtype))  # (b, M, T)
+            for rows in tqdm(iter_shards(data_dir, split, reference, max_rows),
+                             total=len(manifest.shard_paths(split)), desc=f"{split} features", leave=False,
+                             unit="shard"):
+                track_mel = front_end(torch.from_numpy(rows.tracks))  # (b, M, T)
+                if filled == 0:  # filled in place: a list of shards plus a cat would need twice the memory
+                    self.tracks = torch.empty((n_rows, *track_mel.shape[1:]), dtype=dtype)  # (N, M, T)
+                    self.references = torch.empty_like(self.tracks)  # (N, M, T)
+                stop = filled + len(track_mel)
+                self.tracks[filled:stop] = track_mel
+                self.references[filled:stop] = front_end(torch.from_numpy(rows.references))
                 bins.append(torch.from_numpy(rows.bins))
-        self.tracks = torch.cat(tracks)  # (N, M, T)
-        self.references = torch.cat(refs)  # (N, M, T)
+                filled = stop
+        if filled != n_rows:
+            raise DatasetError(f"dataset {manifest.root}: the manifest lists {n_rows} {split} rows but the shards "
+                               f"hold {filled}; re-render it")
         self.bins = torch.cat(bins)  # (N, P)
         log.info("precomputed %s features %s (%.2f GB)", split, tuple(self.tracks.shape),
                  2 * self.tracks.numel() * self.tracks.element_size() / 1e9)
