@@ -10,13 +10,11 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import re
 import socket
 import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 
@@ -25,6 +23,7 @@ import soundfile as sf
 from pythonosc.osc_message_builder import build_msg
 from pythonosc.osc_packet import OscPacket
 
+from host.commands.serve import wait_until_ready
 from host.errors import EqbridgeError
 
 log = logging.getLogger(__name__)
@@ -87,19 +86,7 @@ def _start_server(allow_dir: Path, plugin: str, checkpoint: Path | None) -> tupl
     if checkpoint is not None:
         cmd += ["--checkpoint", str(checkpoint)]
     proc = subprocess.Popen(cmd, cwd=ROOT, stderr=subprocess.PIPE, text=True)
-    lines = []
-    deadline = time.monotonic() + STARTUP_TIMEOUT_S
-    while time.monotonic() < deadline:
-        line = proc.stderr.readline()
-        if not line:
-            break
-        lines.append(line)
-        found = re.search(r"eqbridge serve ready port=(\d+)", line)
-        if found:
-            threading.Thread(target=lambda: [None for _ in proc.stderr], daemon=True).start()
-            return proc, int(found.group(1))
-    proc.kill()
-    raise EqbridgeError("the OSC server did not start:\n" + "".join(lines[-20:]))
+    return proc, wait_until_ready(proc, STARTUP_TIMEOUT_S)
 
 
 def _summary(times_s: list[float]) -> dict[str, float]:

@@ -4,11 +4,41 @@ from __future__ import annotations
 
 import argparse
 import logging
+import re
+import subprocess
 import sys
+import threading
+import time
 from pathlib import Path
 from typing import Sequence
 
 log = logging.getLogger(__name__)
+READY_LINE = "eqbridge serve ready port=%d"  # logged once listening; scripts starting on port 0 read the port
+
+
+def wait_until_ready(proc: subprocess.Popen, timeout_s: float = 120.0) -> int:
+    """The UDP port of a ``serve`` subprocess (started with ``stderr=PIPE, text=True``), read from its
+    ready line; the rest of its log is drained in the background so the server never blocks on it.
+
+    Raises:
+        EqbridgeError: the server exited or did not get ready in time (the message ends with its log).
+    """
+    from host.errors import EqbridgeError
+
+    pattern = re.compile(READY_LINE.replace("%d", r"(\d+)"))
+    lines: list[str] = []
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        line = proc.stderr.readline()
+        if not line:
+            break
+        lines.append(line)
+        found = pattern.search(line)
+        if found:
+            threading.Thread(target=lambda: [None for _ in proc.stderr], daemon=True).start()
+            return int(found.group(1))
+    proc.kill()
+    raise EqbridgeError("the OSC server did not start:\n" + "".join(lines[-20:]))
 
 
 def _port(text: str) -> int:
@@ -40,7 +70,7 @@ def _run(args: argparse.Namespace) -> int:
 
     def ready(port: int) -> None:
         # One machine-readable line for scripts and tests that start the server on port 0.
-        log.info("eqbridge serve ready port=%d", port)
+        log.info(READY_LINE, port)
 
     serve(options, ready=ready)
     return 0

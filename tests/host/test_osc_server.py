@@ -6,7 +6,6 @@ The model checkpoint is presets/checkpoints/faust-peq.pt, or the file EQBRIDGE_T
 from __future__ import annotations
 
 import os
-import re
 import shutil
 import socket
 import subprocess
@@ -23,6 +22,7 @@ from pythonosc.osc_message import OscMessage
 from pythonosc.osc_message_builder import build_msg
 from pythonosc.osc_packet import OscPacket
 
+from host.commands.serve import wait_until_ready
 from host.profiles import PRESETS_DIR, load_profile
 from model import predict
 
@@ -111,20 +111,7 @@ def _launch(allow_dir: Path, reply_port: int, *extra: str) -> subprocess.Popen:
 
 
 def _wait_ready(proc: subprocess.Popen) -> int:
-    """The port from the server's 'ready' log line; the rest of its log is drained in the background."""
-    lines: list[str] = []
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        line = proc.stderr.readline()
-        if not line:
-            break
-        lines.append(line)
-        found = re.search(r"eqbridge serve ready port=(\d+)", line)
-        if found:
-            threading.Thread(target=lambda: [None for _ in proc.stderr], daemon=True).start()
-            return int(found.group(1))
-    proc.kill()
-    raise RuntimeError("server did not start:\n" + "".join(lines))
+    return wait_until_ready(proc, timeout_s=120)
 
 
 def _stop(proc: subprocess.Popen) -> None:
