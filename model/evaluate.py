@@ -40,8 +40,9 @@ class MaeRow:
 
 
 def split_logits(data_dir: str | Path, model: LoadedModel, split: str = "test", reference: str = "ref",
-                 batch_size: int = 32) -> torch.Tensor:
-    """Logits (N, P, D) for every row of a split, in shard order (see :func:`predict_split`)."""
+                 batch_size: int = 32, max_rows: int | None = None) -> torch.Tensor:
+    """Logits (N, P, D) for the rows of a split (the first ``max_rows``, default all), in shard order
+    (see :func:`predict_split`)."""
     manifest = read_manifest(data_dir)
     profile = load_profile(manifest.profile_name)
     manifest.check_profile(profile)
@@ -50,7 +51,7 @@ def split_logits(data_dir: str | Path, model: LoadedModel, split: str = "test", 
         raise DatasetError(f"dataset {data_dir} is at {manifest.sample_rate} Hz, the model at {model.sample_rate} Hz")
     logits = []
     with torch.inference_mode():
-        for rows in tqdm(iter_shards(data_dir, split, reference), total=len(manifest.shard_paths(split)),
+        for rows in tqdm(iter_shards(data_dir, split, reference, max_rows), total=len(manifest.shard_paths(split)),
                          desc=f"predict {split}", leave=False, unit="shard"):
             tracks, refs = torch.from_numpy(rows.tracks), torch.from_numpy(rows.references)
             for start in range(0, len(tracks), batch_size):
@@ -59,8 +60,10 @@ def split_logits(data_dir: str | Path, model: LoadedModel, split: str = "test", 
 
 
 def predict_split(data_dir: str | Path, checkpoint: str | Path | LoadedModel, split: str = "test",
-                  reference: str = "ref", batch_size: int = 32, decode: str = "argmax") -> np.ndarray:
-    """Physical predictions (N, P) for every row of a split, in shard order (for audio-domain evaluation).
+                  reference: str = "ref", batch_size: int = 32, decode: str = "argmax",
+                  max_rows: int | None = None) -> np.ndarray:
+    """Physical predictions (N, P) for the rows of a split (the first ``max_rows``, default all), in shard
+    order (for audio-domain evaluation).
 
     ``reference="ref"``: the dataset's reference clip; ``"y"``: the target itself (easy case).
     ``decode``: "argmax" or "median" of each parameter's bin distribution (see model.decode).
@@ -68,7 +71,7 @@ def predict_split(data_dir: str | Path, checkpoint: str | Path | LoadedModel, sp
     """
     model = checkpoint if isinstance(checkpoint, LoadedModel) else load_checkpoint(checkpoint)
     profile = load_profile(read_manifest(data_dir).profile_name)
-    logits = split_logits(data_dir, model, split, reference, batch_size)
+    logits = split_logits(data_dir, model, split, reference, batch_size, max_rows)
     return profile.from_bins(decode_bins(logits, decode).numpy())  # (N, P) physical
 
 

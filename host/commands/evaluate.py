@@ -16,10 +16,10 @@ def _run(args: argparse.Namespace) -> int:
         from model.evaluate import predict_split
 
         n = args.audio_rows
-        predictions = {"model": predict_split(args.data, args.checkpoint, args.split, decode="median")[:n]}
+        predictions = {"model": predict_split(args.data, args.checkpoint, args.split, decode="median", max_rows=n)}
         for path in args.baselines:
             name = Path(path).stem
-            predictions[name] = predict_split(args.data, path, args.split, decode="median")[:n]
+            predictions[name] = predict_split(args.data, path, args.split, decode="median", max_rows=n)
         report = evaluate_audio(args.data, predictions, split=args.split, max_rows=n, out_dir=args.out,
                                 matchering=not args.no_matchering)
         print(format_table(report))

@@ -113,6 +113,7 @@ def test_predict_split_gives_physical_values_in_range(tiny_dataset, tiny_checkpo
     assert np.all(values >= lo - 1e-9) and np.all(values <= hi + 1e-9)
     grid_hits = [np.isclose(values[:, i, None], p.grid()[None]).any(axis=1) for i, p in enumerate(profile.parameters)]
     assert np.all(grid_hits)
+    assert np.array_equal(predict_split(tiny_dataset, tiny_checkpoint, "test", max_rows=3), values[:3])
 
 
 def test_evaluate_a_test_only_dataset_uses_the_mid_range_floor(tiny_checkpoint, tmp_path) -> None:
