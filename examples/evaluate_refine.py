@@ -1,6 +1,6 @@
 """Measure refinement on a dataset split: one-shot vs one-shot + refine vs refine from scratch (ST-ITO style).
 
-    .venv/bin/python examples/evaluate_refine.py --data data/ds-faust-speech --rows 30 --out out/refine-eval
+    .venv/bin/python examples/evaluate_refine.py --data data/ds-faust-speech-4000 --rows 20 --out out/refine-eval
 
 For each test row: the model predicts settings from (input x, reference ref); refinement searches the
 plugin's settings against the same reference for a time budget, starting at the prediction (with the
