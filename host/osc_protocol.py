@@ -464,17 +464,8 @@ def handle_match(ctx: HandlerContext, client: ClientAddress, address: str, *args
     dirs = ctx.config.allowed_dirs
     track_path = resolve_allowed_path(request_id, track_raw, dirs, "track")
     reference_path = resolve_allowed_path(request_id, reference_raw, dirs, "reference")
-
-    def load() -> tuple[np.ndarray, np.ndarray, int]:
-        track, rate = load_audio_file(track_path)
-        reference, ref_rate = load_audio_file(reference_path)
-        if ref_rate != rate:
-            from host.corpus import load_audio
-
-            reference = load_audio(reference_path, rate)
-        return track, reference, rate
-
-    ctx.submit(request_id, functools.partial(run_match, ctx, client, request_id, load,
+    ctx.submit(request_id, functools.partial(run_match, ctx, client, request_id,
+                                             functools.partial(_load_pair, track_path, reference_path),
                                              float(refine[0]) if refine else 0.0))
 
 
@@ -545,13 +536,12 @@ def handle_explore(ctx: HandlerContext, client: ClientAddress, address: str, *ar
 
 
 def _load_pair(track_path: Path, reference_path: Path) -> tuple[np.ndarray, np.ndarray, int]:
+    """Track and reference as float32 mono, the reference resampled to the track's rate."""
+    from host.audio import resample
+
     track, rate = load_audio_file(track_path)
     reference, ref_rate = load_audio_file(reference_path)
-    if ref_rate != rate:
-        from host.corpus import load_audio
-
-        reference = load_audio(reference_path, rate)
-    return track, reference, rate
+    return track, resample(reference, ref_rate, rate), rate
 
 
 @reporting
