@@ -159,18 +159,17 @@ class FeatureDataset(Dataset):
         manifest = read_manifest(data_dir)
         n_rows = sum(int(s["rows"]) for s in manifest.shards if s["split"] == split)
         n_rows = n_rows if max_rows is None else min(n_rows, max_rows)
-        self.tracks = self.references = torch.empty(0)
+        cfg = front_end.config
+        # Filled in place: a list of shards plus a cat would need twice the memory.
+        self.tracks = torch.empty((n_rows, cfg.n_mels, cfg.n_frames(manifest.segment_samples)), dtype=dtype)
+        self.references = torch.empty_like(self.tracks)  # (N, M, T)
         bins, filled = [], 0
         with torch.inference_mode():
             for rows in tqdm(iter_shards(data_dir, split, reference, max_rows),
                              total=len(manifest.shard_paths(split)), desc=f"{split} features", leave=False,
                              unit="shard"):
-                track_mel = front_end(torch.from_numpy(rows.tracks))  # (b, M, T)
-                if filled == 0:  # filled in place: a list of shards plus a cat would need twice the memory
-                    self.tracks = torch.empty((n_rows, *track_mel.shape[1:]), dtype=dtype)  # (N, M, T)
-                    self.references = torch.empty_like(self.tracks)  # (N, M, T)
-                stop = filled + len(track_mel)
-                self.tracks[filled:stop] = track_mel
+                stop = filled + len(rows.bins)
+                self.tracks[filled:stop] = front_end(torch.from_numpy(rows.tracks))  # (b, M, T)
                 self.references[filled:stop] = front_end(torch.from_numpy(rows.references))
                 bins.append(torch.from_numpy(rows.bins))
                 filled = stop

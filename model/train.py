@@ -143,15 +143,16 @@ def train(data_dir: str | Path, out_path: str | Path, config: TrainConfig = Trai
             log.info("stopping: no validation improvement in %d epochs", stale)
             break
         torch.manual_seed(config.seed * 100_003 + epoch)  # dropout; independent of resume point
+        lr = config.lr_at(epoch)
         for group in optimizer.param_groups:
-            group["lr"] = config.lr_at(epoch)
+            group["lr"] = lr
         order = torch.Generator().manual_seed(config.seed * 100_019 + epoch)
         train_loader = DataLoader(train_set, batch_size=config.batch_size, shuffle=True, generator=order)
         val_loader = DataLoader(val_set, batch_size=config.batch_size * 2)
         train_loss, train_mae = _run_epoch(network, train_loader, loss_fn, optimizer,
                                            f"epoch {epoch + 1}/{config.epochs} train")
         val_loss, val_mae = _run_epoch(network, val_loader, loss_fn, None, f"epoch {epoch + 1} val")
-        history.append({"epoch": epoch + 1, "lr": config.lr_at(epoch), "train_loss": train_loss, "train_mae_unit": train_mae,
+        history.append({"epoch": epoch + 1, "lr": lr, "train_loss": train_loss, "train_mae_unit": train_mae,
                         "val_loss": val_loss, "val_mae_unit": val_mae})
         improved = val_mae < best_mae
         log.info("epoch %d/%d: train loss %.4f MAE %.4f | val loss %.4f MAE %.4f%s", epoch + 1, config.epochs,
