@@ -5,7 +5,7 @@
 For each test row: the model predicts settings from (input x, reference ref); refinement searches the
 plugin's settings against the same reference for a time budget, starting at the prediction (with the
 model's spread) or at the default setting (wide spread). Every result is rendered through the real plugin
-and compared with the target y (x through the true settings): mel distance (host/metrics.py, nepers) and
+and compared with the target y (x through the true settings): mel distance (host/evaluation/metrics.py, nepers) and
 parameter MAE (0..1 across each parameter's range). Rows also for no-op, the DSP EQ-match fit and (with
 --matchering) Matchering. Writes OUT/refine_report.md and .json.
 """
@@ -19,14 +19,14 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from host.atomic import atomic_open, write_json_atomic
-from host.dataset import load_manifest
-from host.eqmatch import fit_eq_match
-from host.evaluate_audio import load_split
-from host.metrics import mel_distance
-from host.profiles import load_profile
-from host.refine import TonalObjective, refine
-from host.render import PluginHost
+from model.atomic import atomic_open, write_json_atomic
+from host.data.dataset import load_manifest
+from host.evaluation.dsp_fit import fit_eq_match
+from host.evaluation.audio_eval import load_split
+from host.evaluation.metrics import mel_distance
+from model.profiles import load_profile
+from host.matching.refine import TonalObjective, refine
+from host.plugins.render import PluginHost
 from model import predict
 
 
@@ -79,7 +79,7 @@ def main() -> int:
             record(f"refine from default {b:g} s", row, result.values)
         record("dsp-eq-match", row, fit_eq_match(x, ref, sr, profile))
         if args.matchering:
-            from host.matchering_baseline import matchering_match
+            from host.evaluation.matchering import matchering_match
 
             record("matchering", row, None, audio=matchering_match(x, ref, sr))
 

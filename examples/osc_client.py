@@ -1,6 +1,7 @@
 """A DAW-side client for `eqbridge serve`: send two bounced files (or two clips), print the reply.
 
-Needs only python-osc, numpy and soundfile, so a DAW script can call it with any Python 3.10+:
+Needs python-osc, numpy and soundfile (the client is ``host/osc/client.py``), so a DAW script can
+call it with any Python 3.10+ from a checkout:
 
     python examples/osc_client.py files /abs/bounces/track.wav /abs/bounces/reference.wav
     python examples/osc_client.py clips track.wav reference.wav --start 12.5 --length 10
@@ -19,109 +20,16 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import socket
 import sys
 import time
 from pathlib import Path
 
-import numpy as np
 import soundfile as sf
-from pythonosc.osc_message_builder import build_msg
-from pythonosc.osc_packet import OscPacket
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run from a checkout without installing
+from host.osc.client import EqbridgeClient  # noqa: E402  the package's one OSC client
 
 log = logging.getLogger("eqbridge-client")
-CHUNK_FRAMES = 2048   # 2048 mono float32 frames = 8 KB: one UDP datagram anywhere
-WINDOW_CHUNKS = 16    # after this many chunks, wait for a pong: simple flow control, no server buffer overrun
-
-
-class EqbridgeClient:
-    """One UDP socket talking to an eqbridge server; replies collected per request id."""
-
-    def __init__(self, host: str = "127.0.0.1", port: int = 9000, reply_port: int = 0, timeout_s: float = 30.0):
-        self.server = (host, port)
-        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 22)
-        self.sock.bind(("0.0.0.0" if host not in ("127.0.0.1", "localhost") else "127.0.0.1", reply_port))
-        self.sock.settimeout(timeout_s)
-
-    def send(self, address: str, *args) -> None:
-        self.sock.sendto(build_msg(address, list(args)).dgram, self.server)
-
-    def receive(self) -> list:
-        data, _ = self.sock.recvfrom(65536)
-        return [timed.message for timed in OscPacket(data).messages]
-
-    def ping(self) -> float:
-        """Round trip of /eqbridge/ping in seconds."""
-        start = time.perf_counter()
-        self.send("/eqbridge/ping")
-        while not any(m.address == "/eqbridge/pong" for m in self.receive()):
-            pass
-        return time.perf_counter() - start
-
-    def wait_result(self, request_id: int) -> dict:
-        """Collect replies until /eqbridge/done or /eqbridge/error for ``request_id``."""
-        result: dict = {"request_id": request_id, "settings": {}, "normalized": {}, "automation": {}}
-        while True:
-            for msg in self.receive():
-                p = msg.params
-                if not p or p[0] != request_id:
-                    continue
-                if msg.address == "/eqbridge/settings":
-                    result["settings"] = dict(zip(p[1::2], p[2::2]))
-                elif msg.address == "/eqbridge/normalized":
-                    result["normalized"] = {n: {"index": i, "value": v} for n, i, v in zip(p[1::3], p[2::3], p[3::3])}
-                elif msg.address == "/eqbridge/automation":
-                    result["automation"][p[1]] = list(zip(p[2::2], p[3::2]))
-                elif msg.address == "/eqbridge/clip/missing":
-                    result.setdefault("missing", {})[p[1]] = list(p[2:])
-                elif msg.address == "/eqbridge/error":
-                    result["error"] = p[1]
-                    return result
-                elif msg.address == "/eqbridge/done":
-                    return result
-
-    def match_files(self, request_id: int, track: Path, reference: Path) -> dict:
-        self.send("/eqbridge/match", request_id, str(Path(track).resolve()), str(Path(reference).resolve()))
-        return self.wait_result(request_id)
-
-    def send_clip(self, request_id: int, role: str, audio: np.ndarray, sample_rate: int) -> None:
-        """Send one clip (frames,) or (frames, channels); resend chunks the server reports missing."""
-        audio = audio if audio.ndim == 2 else audio[:, None]
-        frames, channels = audio.shape
-        data = np.ascontiguousarray(audio, dtype="<f4").tobytes()
-        step = CHUNK_FRAMES * 4 * channels
-        chunks = [data[i:i + step] for i in range(0, len(data), step)]
-        self.send("/eqbridge/clip/begin", request_id, role, int(sample_rate), channels, frames)
-        for seq, blob in enumerate(chunks):
-            self.send("/eqbridge/clip/chunk", request_id, seq, blob)
-            if seq % WINDOW_CHUNKS == WINDOW_CHUNKS - 1:
-                self.ping()
-        for _ in range(3):
-            self.send("/eqbridge/clip/end", request_id, len(chunks))
-            self.send("/eqbridge/ping")
-            missing: list[int] = []
-            while True:
-                msgs = self.receive()
-                for m in msgs:
-                    if m.address == "/eqbridge/clip/missing" and m.params[0] == request_id:
-                        missing = list(m.params[2:])
-                    elif m.address == "/eqbridge/error" and m.params[0] == request_id and "missing" not in m.params[1]:
-                        raise RuntimeError(m.params[1])
-                if any(m.address == "/eqbridge/pong" for m in msgs):
-                    break
-            if not missing:
-                return
-            log.info("resending %d missing chunk(s) of %s", len(missing), role)
-            for seq in missing:
-                self.send("/eqbridge/clip/chunk", request_id, seq, chunks[seq])
-        raise RuntimeError(f"clip {role}: chunks still missing after 3 resends")
-
-    def match_clips(self, request_id: int, track: np.ndarray, reference: np.ndarray, sample_rate: int) -> dict:
-        self.send_clip(request_id, "track", track, sample_rate)
-        self.send_clip(request_id, "reference", reference, sample_rate)
-        self.send("/eqbridge/match_clips", request_id)
-        return self.wait_result(request_id)
 
 
 def read_excerpt(path: Path, start_s: float, length_s: float | None) -> tuple[np.ndarray, int]:
@@ -188,6 +96,7 @@ def main(argv: list[str] | None = None) -> int:
         if ref_rate != rate:
             parser.error(f"track ({rate} Hz) and reference ({ref_rate} Hz) must share a sample rate for clips")
         result = client.match_clips(args.request_id, track, reference, rate)
+    result.pop("settings_at", None)
     result["round_trip_s"] = time.perf_counter() - start
     print_result(result)
     log.info("round trip %.1f ms", 1000 * result["round_trip_s"])

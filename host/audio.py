@@ -10,7 +10,7 @@ import numpy as np
 import soundfile as sf
 import soxr
 
-from host.atomic import atomic_path
+from model.atomic import atomic_path
 from host.errors import AudioInputError
 
 

@@ -1,24 +1,18 @@
-"""Exceptions a user can act on; the CLI prints their message on one line and exits non-zero."""
+"""Errors of the plugin host, the data builders and the OSC bridge; the shared ones come from model.errors.
 
+The CLI prints any :class:`EqbridgeError` on one line and exits with :data:`USER_ERROR_EXIT`.
+"""
 
-class EqbridgeError(Exception):
-    """Base class for every error eqbridge reports to a user."""
+from model.errors import (AudioInputError, CheckpointError, ConfigError, DatasetError, EqbridgeError,
+                          OptionError, ProfileError, ProfileMismatchError)
 
-
-class ProfileError(EqbridgeError):
-    """A plugin profile is unknown, malformed, or does not match the plugin it describes."""
+__all__ = ["AudioInputError", "CheckpointError", "ClusterError", "ConfigError", "CorpusError", "DatasetError",
+           "EqbridgeError", "MidiPortError", "OptionError", "OscRequestError", "PluginNotFoundError",
+           "ProfileError", "ProfileMismatchError", "SourcePackageMissingError"]
 
 
 class PluginNotFoundError(EqbridgeError):
     """The plugin binary a profile names is not installed here."""
-
-
-class AudioInputError(EqbridgeError):
-    """An audio file or folder is missing, unreadable, silent, too short or otherwise unusable."""
-
-
-class DatasetError(EqbridgeError):
-    """A dataset folder is missing, inconsistent, or made for another plugin."""
 
 
 class CorpusError(EqbridgeError):
@@ -27,14 +21,6 @@ class CorpusError(EqbridgeError):
 
 class SourcePackageMissingError(CorpusError):
     """A corpus source needs a Debian package that is not installed; the message names it."""
-
-
-class ProfileMismatchError(ProfileError):
-    """A checkpoint or dataset was made for another plugin profile than the one requested."""
-
-
-class ConfigError(EqbridgeError):
-    """A training or model configuration is unreadable or has an unknown or out-of-range setting."""
 
 
 class OscRequestError(EqbridgeError):
@@ -50,10 +36,6 @@ class OscRequestError(EqbridgeError):
 
 class MidiPortError(EqbridgeError):
     """A live MIDI output cannot be opened: python-rtmidi is missing or the port does not exist."""
-
-
-class ApplyOptionError(EqbridgeError):
-    """An `eqbridge apply` option is out of range or names an unknown mode."""
 
 
 class ClusterError(EqbridgeError):

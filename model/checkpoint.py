@@ -15,15 +15,15 @@ from typing import Any
 import torch
 from torch import nn
 
-from host.atomic import atomic_path
-from host.errors import ProfileError, ProfileMismatchError
-from host.profiles import PluginProfile
-from model.config import TrainConfig
+from model.architectures import build_network
+from model.config import NetworkConfig, TrainConfig
+from model.encoder_store import merged_state
+from model.errors import ProfileMismatchError
 from model.features import FeatureConfig, MelSpectrogram
-from model.network import NetworkConfig, build_network
+from model.payload import FORMAT_VERSION, read_payload, save_atomic
+from model.profiles import PluginProfile
 
 log = logging.getLogger(__name__)
-FORMAT_VERSION = 1
 
 
 @dataclass(frozen=True)
@@ -81,31 +81,11 @@ def checkpoint_payload(network: nn.Module, *, profile_name: str, profile_sha256:
     }
 
 
-def save_atomic(payload: dict[str, Any], path: Path) -> None:
-    """torch.save to a temporary file in the same folder, then rename (never half a checkpoint)."""
-    with atomic_path(path) as tmp:
-        torch.save(payload, tmp)
-
-
-def read_payload(path: str | Path) -> dict[str, Any]:
-    """Raises ProfileError if the file is missing or not an eqbridge checkpoint."""
-    path = Path(path)
-    if not path.is_file():
-        raise ProfileError(f"checkpoint {path} does not exist; train one with `eqbridge train`")
-    try:
-        payload = torch.load(path, map_location="cpu", weights_only=True)
-    except (OSError, RuntimeError, ValueError) as exc:
-        raise ProfileError(f"cannot read checkpoint {path}: {exc}") from exc
-    if not isinstance(payload, dict) or payload.get("format_version") != FORMAT_VERSION:
-        raise ProfileError(f"{path} is not an eqbridge checkpoint (format {FORMAT_VERSION})")
-    return payload
-
-
 def load_checkpoint(path: str | Path, profile: PluginProfile | None = None) -> LoadedModel:
     """Load a checkpoint into an eval-mode model; with ``profile``, check it was trained for it.
 
     Raises:
-        ProfileError: missing or unreadable file.
+        CheckpointError: missing or unreadable file.
         ProfileMismatchError: the checkpoint belongs to another profile.
     """
     payload = read_payload(path)
@@ -113,8 +93,6 @@ def load_checkpoint(path: str | Path, profile: PluginProfile | None = None) -> L
     feat_cfg = FeatureConfig.from_dict(payload["features"])
     network = build_network(net_cfg)
     if "encoder" in payload:  # a controller checkpoint: its weights plus the shared encoder's file
-        from model.encoder_store import merged_state
-
         network.load_state_dict(merged_state(payload, path))
     else:
         network.load_state_dict(payload["state_dict"])

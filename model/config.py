@@ -1,4 +1,4 @@
-"""Training configuration: a frozen dataclass, loadable from a TOML file."""
+"""Training and network configuration: frozen dataclasses, loadable from a TOML file (no torch needed)."""
 
 from __future__ import annotations
 
@@ -8,15 +8,44 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
 
-from host.errors import ConfigError
+from model.errors import ConfigError
 
 if sys.version_info >= (3, 11):
     import tomllib
 else:  # Python 3.10: the tomli backport (pyproject: tomli; python_version < "3.11")
     import tomli as tomllib
-from model.network import ARCHITECTURES, NetworkConfig
+from model.profiles import N_BINS
 
 LOSSES = ("ce", "ce-smooth", "ce-ev")
+# Names of the networks model.architectures builds (kept here so that reading a config needs no torch).
+ARCHITECTURE_NAMES = ("mimilakis", "controller", "baseline-linmel", "baseline-dbmel")
+
+
+@dataclass(frozen=True)
+class NetworkConfig:
+    arch: str = "mimilakis"  # one of ARCHITECTURE_NAMES
+    n_mels: int = 128  # input mel bands (must match the front end)
+    n_params: int = 10  # P: parameters predicted
+    n_bins: int = N_BINS  # D: discrete values per parameter
+    conv_channels: int = 64  # encoder convolution channels
+    first_kernel: int = 8  # encoder first conv kernel (frames)
+    first_stride: int = 4  # encoder first conv stride (frames): 3 ms hop -> 12 ms
+    n_conv: int = 3  # encoder conv layers (each after the first halves the frame rate)
+    embed_dim: int = 128  # F: embedding size per clip
+    compare_kernel: int = 5  # learned comparison: Conv1d(2 -> 1) kernel along F
+    hidden: int = 256  # feed-forward hidden units
+    dropout: float = 0.2  # dropout before the output layer
+    db_scale: float = 20.0  # dB inputs are divided by this (keeps activations ~unit size)
+    latent_dim: int = 0  # "controller" arch: latent bottleneck size (0: the plain head; see model/controller.py)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, raw: Mapping[str, Any]) -> "NetworkConfig":
+        return cls(**raw)
+
+
 
 
 @dataclass(frozen=True)
@@ -39,8 +68,8 @@ class TrainConfig:
     def __post_init__(self) -> None:
         if self.loss not in LOSSES:
             raise ConfigError(f"loss {self.loss!r} is not one of {LOSSES}")
-        if self.network.arch not in ARCHITECTURES:
-            raise ConfigError(f"network.arch {self.network.arch!r} is not one of {sorted(ARCHITECTURES)}")
+        if self.network.arch not in ARCHITECTURE_NAMES:
+            raise ConfigError(f"network.arch {self.network.arch!r} is not one of {sorted(ARCHITECTURE_NAMES)}")
         for name in ("epochs", "batch_size", "threads"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"{name} must be >= 1, got {getattr(self, name)}")

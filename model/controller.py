@@ -16,7 +16,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from model.network import Encoder, NetworkConfig
+from model.config import NetworkConfig
+from model.network import Encoder
 
 MAX_LATENT_DIM = 8
 

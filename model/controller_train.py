@@ -19,9 +19,10 @@ from typing import Any
 import torch
 from torch import nn
 
-from host.errors import ConfigError, DatasetError
-from host.profiles import N_BINS, PRESETS_DIR, load_profile
-from model.checkpoint import checkpoint_payload, save_atomic
+from model.errors import ConfigError, DatasetError
+from model.profiles import N_BINS, PRESETS_DIR, load_profile
+from model.checkpoint import checkpoint_payload
+from model.payload import save_atomic
 from model.config import TrainConfig
 from model.controller import MAX_LATENT_DIM, Controller
 from model.data import SegmentDataset, read_manifest
@@ -151,7 +152,7 @@ def train_controller(data_dir: str | Path, out_path: str | Path | None = None,
 
     Raises:
         DatasetError: unreadable dataset, or a sample rate other than the encoder's.
-        ProfileError / ProfileMismatchError: missing encoder, dataset for another profile.
+        CheckpointError: missing encoder. ProfileMismatchError: dataset for another profile.
     """
     manifest = read_manifest(data_dir)
     prof = load_profile(profile if profile is not None else manifest.profile_name)

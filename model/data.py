@@ -17,8 +17,8 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from host.errors import DatasetError, ProfileMismatchError
-from host.profiles import N_BINS, PluginProfile
+from model.errors import DatasetError, ProfileMismatchError
+from model.profiles import N_BINS, PluginProfile
 
 log = logging.getLogger(__name__)
 SPLITS = ("train", "val", "test")

@@ -14,11 +14,12 @@ from typing import Any
 
 import torch
 
-from host.errors import ProfileError
-from host.profiles import PRESETS_DIR
-from model.checkpoint import FORMAT_VERSION, read_payload, save_atomic
+from model.config import NetworkConfig
+from model.errors import CheckpointError
 from model.features import FeatureConfig
-from model.network import Encoder, NetworkConfig
+from model.network import Encoder
+from model.payload import FORMAT_VERSION, read_payload, save_atomic
+from model.profiles import PRESETS_DIR
 
 log = logging.getLogger(__name__)
 DEFAULT_ENCODER = PRESETS_DIR / "encoder.pt"
@@ -51,12 +52,12 @@ def export_encoder(checkpoint: str | Path, out_path: str | Path = DEFAULT_ENCODE
     """Write the encoder weights of a full ``mimilakis`` or ``controller`` checkpoint to ``out_path``.
 
     Raises:
-        ProfileError: unreadable checkpoint, or an architecture without a shared encoder.
+        CheckpointError: unreadable checkpoint, or an architecture without a shared encoder.
     """
     payload = read_payload(checkpoint)
     arch = payload["network"].get("arch")
     if arch not in ("mimilakis", "controller") or "encoder" in payload:
-        raise ProfileError(f"{checkpoint} ({arch}) holds no encoder weights to export; use a full mimilakis checkpoint")
+        raise CheckpointError(f"{checkpoint} ({arch}) holds no encoder weights to export; use a full mimilakis checkpoint")
     state = {k[len("encoder."):]: v for k, v in payload["state_dict"].items() if k.startswith("encoder.")}
     out = Path(out_path)
     save_atomic({"format_version": FORMAT_VERSION, "kind": KIND, "network": payload["network"],
@@ -79,10 +80,10 @@ def resolve_reference(reference: str) -> Path:
 
 
 def read_encoder_payload(path: str | Path) -> dict[str, Any]:
-    """Raises ProfileError if ``path`` is missing or not an exported encoder."""
+    """Raises CheckpointError if ``path`` is missing or not an exported encoder."""
     payload = read_payload(path)
     if payload.get("kind") != KIND:
-        raise ProfileError(f"{path} is not an eqbridge encoder file; export one from a full mimilakis checkpoint "
+        raise CheckpointError(f"{path} is not an eqbridge encoder file; export one from a full mimilakis checkpoint "
                            f"with model.encoder_store.export_encoder (presets/encoder.pt comes from faust-peq.pt)")
     return payload
 
@@ -91,7 +92,7 @@ def load_encoder(path: str | Path = DEFAULT_ENCODER) -> LoadedEncoder:
     """The frozen encoder in ``path`` (eval mode, requires_grad False).
 
     Raises:
-        ProfileError: missing, unreadable or not an encoder file.
+        CheckpointError: missing, unreadable or not an encoder file.
     """
     payload = read_encoder_payload(path)
     net_cfg = NetworkConfig.from_dict(payload["network"])
@@ -109,13 +110,13 @@ def merged_state(payload: dict[str, Any], checkpoint: str | Path) -> dict[str, t
     """A controller checkpoint's state dict with its encoder's weights added under ``encoder.``.
 
     Raises:
-        ProfileError: the encoder file is missing or its weights changed since the controller was trained.
+        CheckpointError: the encoder file is missing or its weights changed since the controller was trained.
     """
     reference = payload["encoder"]
     path = resolve_reference(reference["path"])
     enc = read_encoder_payload(path)
     if enc["sha256"] != reference["sha256"]:
-        raise ProfileError(f"controller {checkpoint} was trained on encoder {path} with weights sha256 "
+        raise CheckpointError(f"controller {checkpoint} was trained on encoder {path} with weights sha256 "
                            f"{reference['sha256'][:12]}.., but that file now holds {enc['sha256'][:12]}..; "
                            f"retrain the controller (eqbridge train --encoder)")
     return {**{f"encoder.{k}": v for k, v in enc["state_dict"].items()}, **payload["state_dict"]}

@@ -18,8 +18,8 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from host.errors import DatasetError
-from host.profiles import N_BINS, PluginProfile, load_profile
+from model.errors import DatasetError
+from model.profiles import N_BINS, PluginProfile, load_profile
 from model.checkpoint import LoadedModel, load_checkpoint
 from model.data import iter_shards, read_manifest
 from model.decode import decode_bins

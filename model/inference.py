@@ -21,8 +21,8 @@ import numpy as np
 import soxr
 import torch
 
-from host.errors import AudioInputError, ProfileError
-from host.profiles import PRESETS_DIR, PluginProfile, load_profile
+from model.errors import AudioInputError, CheckpointError
+from model.profiles import PRESETS_DIR, PluginProfile, load_profile
 from model.checkpoint import LoadedModel, load_checkpoint
 from model.decode import decode_bins
 
@@ -74,7 +74,7 @@ def default_checkpoint(profile_name: str) -> Path:
     ``presets/controllers/<profile>.pt`` (frozen shared encoder + per-effect controller).
 
     Raises:
-        ProfileError: the profile has neither; the message says how to train a controller.
+        CheckpointError: the profile has neither; the message says how to train a controller.
     """
     full = CHECKPOINTS_DIR / f"{profile_name}.pt"
     if full.exists():
@@ -84,7 +84,7 @@ def default_checkpoint(profile_name: str) -> Path:
     controller = default_controller(profile_name)
     if controller.exists():
         return controller
-    raise ProfileError(f"profile {profile_name!r} has no model: neither {full} nor {controller} exists; train a "
+    raise CheckpointError(f"profile {profile_name!r} has no model: neither {full} nor {controller} exists; train a "
                        f"controller with `eqbridge train --plugin {profile_name} --data DATASET "
                        f"--encoder presets/encoder.pt`")
 
@@ -93,7 +93,7 @@ def get_model(profile: str | PluginProfile, checkpoint: str | Path | None = None
     """The profile and its checkpoint's model, loaded once per (file, mtime) and cached.
 
     Raises:
-        ProfileError: unknown profile, missing or unreadable checkpoint.
+        ProfileError: unknown profile. CheckpointError: missing or unreadable checkpoint.
         ProfileMismatchError: the checkpoint was trained for another profile.
     """
     prof = profile if isinstance(profile, PluginProfile) else load_profile(profile)
@@ -168,7 +168,7 @@ def predict(track: np.ndarray, reference: np.ndarray, sample_rate: int, profile:
 
     Raises:
         AudioInputError: silent, too short (under the training segment length), NaN/inf, bad shape.
-        ProfileError: unknown profile or missing checkpoint. ProfileMismatchError: checkpoint for another plugin.
+        ProfileError: unknown profile. CheckpointError: missing checkpoint. ProfileMismatchError: checkpoint for another plugin.
     """
     prof, model = get_model(profile, checkpoint)
     t = prepare_audio(track, sample_rate, model.sample_rate, model.segment_s, "track")

@@ -15,8 +15,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from host.errors import ProfileError
-from host.profiles import PluginProfile, load_profile
+from model.errors import CheckpointError
+from model.profiles import PluginProfile, load_profile
 from model.checkpoint import LoadedModel
 from model.inference import get_model, prepare_audio
 
@@ -46,19 +46,19 @@ def latent_model(profile: str | PluginProfile, checkpoint: str | Path | None = N
     """The profile and a model with a latent bottleneck (default: ``presets/controllers/<profile>.pt``).
 
     Raises:
-        ProfileError: no controller for the profile, or the checkpoint has no bottleneck.
+        CheckpointError: no controller for the profile, or the checkpoint has no bottleneck.
     """
     from model.controller_train import default_controller
 
     prof = profile if isinstance(profile, PluginProfile) else load_profile(profile)
     path = Path(checkpoint) if checkpoint is not None else default_controller(prof.name)
     if not path.exists():
-        raise ProfileError(f"profile {prof.name!r} has no controller to explore: {path} does not exist; train one "
+        raise CheckpointError(f"profile {prof.name!r} has no controller to explore: {path} does not exist; train one "
                            f"with `eqbridge train --plugin {prof.name} --data DATASET --encoder presets/encoder.pt "
                            f"--latent-dim 8`")
     prof, model = get_model(prof, path)
     if model.network_config.arch != "controller" or model.network_config.latent_dim < 1:
-        raise ProfileError(f"checkpoint {path} ({model.network_config.arch}, latent_dim "
+        raise CheckpointError(f"checkpoint {path} ({model.network_config.arch}, latent_dim "
                            f"{model.network_config.latent_dim}) has no latent bottleneck; train a controller with "
                            f"`eqbridge train --encoder presets/encoder.pt --latent-dim 8`")
     return prof, model
@@ -100,7 +100,7 @@ def explore_latent(track: np.ndarray, reference: np.ndarray, sample_rate: int, p
     """n settings near the match of ``track`` to ``reference`` (audio conventions as ``model.predict``).
 
     Raises:
-        AudioInputError: silent, too short, NaN... ProfileError: no bottlenecked controller for the profile.
+        AudioInputError: silent, too short, NaN... CheckpointError: no bottlenecked controller for the profile.
         ValueError: n < 1 or radius not > 0.
     """
     prof, model = latent_model(profile, checkpoint)

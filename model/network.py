@@ -9,43 +9,16 @@
   time-averaged mel of track and reference, linear power or dB), concatenated with their
   difference, and the same feed-forward head; no learned comparison.
 
-Architectures are chosen by name through ``ARCHITECTURES``.
+Architectures are chosen by name through ``model.architectures``.
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
-from typing import Any, Callable, Mapping
 
 import torch
 from torch import nn
 
-from host.profiles import N_BINS
-
-
-@dataclass(frozen=True)
-class NetworkConfig:
-    arch: str = "mimilakis"  # a key of ARCHITECTURES
-    n_mels: int = 128  # input mel bands (must match the front end)
-    n_params: int = 10  # P: parameters predicted
-    n_bins: int = N_BINS  # D: discrete values per parameter
-    conv_channels: int = 64  # encoder convolution channels
-    first_kernel: int = 8  # encoder first conv kernel (frames)
-    first_stride: int = 4  # encoder first conv stride (frames): 3 ms hop -> 12 ms
-    n_conv: int = 3  # encoder conv layers (each after the first halves the frame rate)
-    embed_dim: int = 128  # F: embedding size per clip
-    compare_kernel: int = 5  # learned comparison: Conv1d(2 -> 1) kernel along F
-    hidden: int = 256  # feed-forward hidden units
-    dropout: float = 0.2  # dropout before the output layer
-    db_scale: float = 20.0  # dB inputs are divided by this (keeps activations ~unit size)
-    latent_dim: int = 0  # "controller" arch: latent bottleneck size (0: the plain head; see model/controller.py)
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, raw: Mapping[str, Any]) -> "NetworkConfig":
-        return cls(**raw)
+from model.config import NetworkConfig
 
 
 def _head(in_features: int, cfg: NetworkConfig) -> nn.Sequential:
@@ -128,29 +101,3 @@ class FixedFeatureNet(nn.Module):
         if self.feature_scale == "linear":
             features = self.norm(features)  # linear power spans decades: standardize per example
         return self.head(features).view(-1, self.cfg.n_params, self.cfg.n_bins)  # (B, P, D)
-
-
-def _controlled_net(cfg: NetworkConfig) -> nn.Module:
-    from model.controller import ControlledNet  # model.controller imports this module
-
-    return ControlledNet(cfg)
-
-
-ARCHITECTURES: dict[str, Callable[[NetworkConfig], nn.Module]] = {
-    "mimilakis": MimilakisNet,
-    "controller": _controlled_net,  # frozen shared encoder + per-effect controller (model/controller.py)
-    "baseline-linmel": lambda cfg: FixedFeatureNet(cfg, "linear"),
-    "baseline-dbmel": lambda cfg: FixedFeatureNet(cfg, "db"),
-}
-FEATURE_SCALES: dict[str, str] = {"mimilakis": "db", "controller": "db", "baseline-linmel": "linear", "baseline-dbmel": "db"}
-
-
-def build_network(cfg: NetworkConfig) -> nn.Module:
-    """Instantiate the architecture ``cfg.arch`` names.
-
-    Raises:
-        ValueError: unknown architecture (the message lists the known ones).
-    """
-    if cfg.arch not in ARCHITECTURES:
-        raise ValueError(f"unknown architecture {cfg.arch!r}; known: {sorted(ARCHITECTURES)}")
-    return ARCHITECTURES[cfg.arch](cfg)

@@ -17,15 +17,16 @@ from torch import nn
 from torch.utils.data import DataLoader
 from tqdm import tqdm
 
-from host.errors import ConfigError
-from host.profiles import N_BINS, load_profile
-from model.checkpoint import checkpoint_payload, read_payload, save_atomic
+from model.errors import ConfigError
+from model.profiles import N_BINS, load_profile
+from model.checkpoint import checkpoint_payload
+from model.payload import read_payload, save_atomic
 from model.config import TrainConfig
 from model.data import FeatureDataset, read_manifest
 from model.decode import decode_bins
 from model.features import FeatureConfig, MelSpectrogram
 from model.losses import make_loss
-from model.network import FEATURE_SCALES, build_network
+from model.architectures import FEATURE_SCALES, build_network
 
 log = logging.getLogger(__name__)
 

@@ -10,14 +10,14 @@ import os
 import pytest
 
 from host.errors import PluginNotFoundError
-from host.profiles import available_profiles, load_profile
+from model.profiles import available_profiles, load_profile
 
 PROFILES = available_profiles()
 
 
 def require_host(name: str, sample_rate: int = 44100):
     """A PluginHost for a profile, or a skip naming the Debian package to install."""
-    from host.render import PluginHost
+    from host.plugins.render import PluginHost
 
     try:
         return PluginHost(load_profile(name), sample_rate)

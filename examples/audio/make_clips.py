@@ -15,7 +15,7 @@ import numpy as np
 import soundfile as sf
 from scipy import signal
 
-from host import midi_music
+from host.data import midi_music
 
 log = logging.getLogger(__name__)
 

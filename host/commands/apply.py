@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import argparse
 
-from host.apply import AMOUNT_RANGE_PERCENT, MODES, ApplyConfig, apply_stems
+from host.matching.apply import MODES, ApplyConfig, apply_stems
+from host.matching.pipeline import AMOUNT_RANGE_PERCENT
 
 
 def _run(args: argparse.Namespace) -> int:

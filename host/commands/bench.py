@@ -1,80 +1,89 @@
-"""`eqbridge bench render|predict|osc|apply`: rerunnable benchmarks that report ratios from one run."""
+"""`eqbridge bench render|predict|osc|apply`: rerunnable benchmarks, each against a baseline measured in the
+same run. Every one prints a table to stdout, or with ``--json`` the same figures as JSON."""
 
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
+
+from host.errors import OptionError
+
+
+def _workers(text: str) -> tuple[int, ...]:
+    try:
+        counts = tuple(int(w) for w in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"--workers takes comma-separated counts such as 1,2; got {text!r}")
+    if not counts or any(not 1 <= w <= 64 for w in counts):
+        raise argparse.ArgumentTypeError(f"--workers counts must lie in 1..64, got {text!r}")
+    return counts
+
+
+def _print(report, as_json: bool) -> int:
+    print(report.json() if as_json else report.table())
+    return 0
 
 
 def _render(args: argparse.Namespace) -> int:
-    from host.bench import bench_render
+    from host.bench.render import bench_render, render_report
 
-    result = bench_render(args.plugin, Path(args.audio), segment_s=args.segment_seconds,
-                          iterations=args.iterations, segments=args.segments,
-                          workers=tuple(int(w) for w in args.workers.split(",")))
-    print(f"plugin {result.profile}, {result.segment_s} s segments at {result.sample_rate} Hz")
-    print(f"raw DawDreamer: {result.raw_rows_per_s:8.1f} rows/s (2 renders per row, 1 process)")
-    for w, rate in result.dataset_rows_per_s.items():
-        print(f"render-dataset, {w} worker(s): {rate:8.1f} rows/s = {100 * result.per_worker_ratio(w):5.1f}% "
-              f"of raw per worker")
-    if args.json:
-        Path(args.json).write_text(json.dumps(result.as_dict(), indent=2))
-    return 0
+    result = bench_render(args.plugin, Path(args.audio), segment_s=args.segment_seconds, iterations=args.iterations,
+                          segments=args.segments, workers=args.workers)
+    return _print(render_report(result), args.json)
 
 
 def _predict(args: argparse.Namespace) -> int:
-    from host.commands.bench_predict import bench_predict
+    from host.bench.predict import bench_predict, predict_report
 
-    result = bench_predict(args.plugin, args.n, checkpoint=args.checkpoint)
-    print(json.dumps(result, indent=2))
-    if args.json:
-        Path(args.json).write_text(json.dumps(result, indent=2))
-    return 0
+    return _print(predict_report(bench_predict(args.plugin, args.n, checkpoint=args.checkpoint)), args.json)
 
 
 def _apply(args: argparse.Namespace) -> int:
-    from host.bench_apply import bench_apply, format_bench_apply
+    from host.bench.apply import apply_report, bench_apply
 
-    result = bench_apply(args.plugin, n_stems=args.stems, stem_s=args.stem_seconds,
-                         workers=tuple(int(w) for w in args.workers.split(",")), checkpoint=args.checkpoint)
-    print(format_bench_apply(result))
-    if args.json:
-        Path(args.json).write_text(json.dumps(result, indent=2, default=str))
-    return 0
+    result = bench_apply(args.plugin, n_stems=args.stems, stem_s=args.stem_seconds, workers=args.workers,
+                         checkpoint=args.checkpoint)
+    return _print(apply_report(result), args.json)
+
+
+def _osc(args: argparse.Namespace) -> int:
+    from host.bench.osc import bench_osc, osc_report
+
+    if args.iterations < 1 or args.iterations > 1000:
+        raise OptionError(f"--iterations must lie in 1..1000, got {args.iterations}")
+    return _print(osc_report(bench_osc(args.plugin, args.duration_seconds, args.iterations, args.checkpoint)),
+                  args.json)
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    bench = sub.add_parser("bench", help="rerunnable benchmarks")
+    bench = sub.add_parser("bench", help="rerunnable benchmarks (a table, or JSON with --json)")
     kinds = bench.add_subparsers(dest="bench", required=True)
-    render = kinds.add_parser("render", help="dataset rows/s against raw DawDreamer rendering")
-    render.add_argument("--plugin", default="faust-peq")
+
+    def kind(name: str, help: str, func) -> argparse.ArgumentParser:
+        p = kinds.add_parser(name, help=help)
+        p.add_argument("--plugin", default="faust-peq", help="plugin profile (default faust-peq)")
+        p.add_argument("--json", action="store_true", help="print the figures as JSON instead of a table")
+        p.set_defaults(func=func)
+        return p
+
+    render = kind("render", "dataset rows/s against raw DawDreamer rendering", _render)
     render.add_argument("--audio", required=True, help="folder of recordings (a corpus or WAV/FLAC folder)")
     render.add_argument("--segment-seconds", type=float, default=3.0)
     render.add_argument("--iterations", type=int, default=16)
     render.add_argument("--segments", type=int, default=8)
-    render.add_argument("--workers", default="1,2", help="comma-separated worker counts")
-    render.add_argument("--json", help="also write the figures to this JSON file")
-    render.set_defaults(func=_render)
+    render.add_argument("--workers", type=_workers, default=(1, 2), help="comma-separated worker counts")
 
-    predict = kinds.add_parser("predict", help="features + model for a 10 s track against a 10 s reference (CPU)")
-    predict.add_argument("--plugin", default="faust-peq")
+    predict = kind("predict", "features + model for a 10 s track against a 10 s reference (CPU)", _predict)
     predict.add_argument("--checkpoint", help="default presets/checkpoints/<plugin>.pt")
     predict.add_argument("-n", type=int, default=20, help="timed calls (median reported)")
-    predict.add_argument("--json", help="also write the figures to this JSON file")
-    predict.set_defaults(func=_predict)
 
-    apply = kinds.add_parser("apply", help="eqbridge apply stems/s and real-time factor against raw DawDreamer")
-    apply.add_argument("--plugin", default="faust-peq")
+    apply = kind("apply", "eqbridge apply stems/s and real-time factor against raw DawDreamer", _apply)
     apply.add_argument("--stems", type=int, default=10)
     apply.add_argument("--stem-seconds", type=float, default=30.0)
-    apply.add_argument("--workers", default="1,2", help="comma-separated worker counts")
+    apply.add_argument("--workers", type=_workers, default=(1, 2), help="comma-separated worker counts")
     apply.add_argument("--checkpoint", help="default presets/checkpoints/<plugin>.pt")
-    apply.add_argument("--json", help="also write the figures to this JSON file")
-    apply.set_defaults(func=_apply)
 
-    from host.commands import bench_osc
-
-    osc = kinds.add_parser("osc", help="OSC round trip /eqbridge/match -> /eqbridge/done on loopback, and clip transfer")
-    bench_osc.add_arguments(osc)
-    osc.set_defaults(func=bench_osc.run)
+    osc = kind("osc", "OSC round trip /eqbridge/match -> /eqbridge/done on loopback, and clip transfer", _osc)
+    osc.add_argument("--duration-seconds", type=float, default=10.0, help="length of track and reference")
+    osc.add_argument("--iterations", type=int, default=20)
+    osc.add_argument("--checkpoint", help="model file (default presets/checkpoints/<plugin>.pt)")

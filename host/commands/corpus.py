@@ -6,7 +6,7 @@ import argparse
 import logging
 from pathlib import Path
 
-from host.corpus import DEFAULT_SOURCES, SOURCES, build_corpus
+from host.data.corpus import DEFAULT_SOURCES, SOURCES, build_corpus
 
 log = logging.getLogger(__name__)
 

@@ -12,7 +12,7 @@ def _run(args: argparse.Namespace) -> int:
     evaluate(args.data, args.checkpoint, args.out, split=args.split, baselines=args.baselines)
     print((Path(args.out) / "report.md").read_text())
     if args.audio_rows:
-        from host.evaluate_audio import evaluate_audio, format_table
+        from host.evaluation.audio_eval import evaluate_audio, format_table
         from model.evaluate import predict_split
 
         n = args.audio_rows

@@ -33,7 +33,7 @@ def load_predictions(paths: list[str]) -> dict[str, np.ndarray]:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from host.evaluate_audio import evaluate_audio, format_table  # loads torch (auraloss): only when run
+    from host.evaluation.audio_eval import evaluate_audio, format_table  # loads torch (auraloss): only when run
 
     report = evaluate_audio(Path(args.data), load_predictions(args.predictions or []), split=args.split,
                             max_rows=args.max_rows, out_dir=Path(args.out), dsp_eq_match=not args.no_dsp,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from host.explore import explore
+from host.matching.explore import explore
 
 
 def _run(args: argparse.Namespace) -> int:

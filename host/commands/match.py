@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from host.match import match
+from host.matching.match import match
 
 
 def _run(args: argparse.Namespace) -> int:

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import argparse
 
-from host.profiles import available_profiles, load_profile
+from model.profiles import available_profiles, load_profile
 
 
 def list_plugins() -> list[tuple[str, str, bool, str]]:
     """(profile, display name, loads, plugin file or reason) for every shipped profile."""
-    from host.render import plugin_status
+    from host.plugins.render import plugin_status
 
     rows = []
     for name in available_profiles(effect=None):

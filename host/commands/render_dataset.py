@@ -8,7 +8,7 @@ from pathlib import Path
 
 
 def _run(args: argparse.Namespace) -> int:
-    from host.dataset import DatasetConfig, parse_split, render_dataset  # scipy.signal: seconds to import
+    from host.data.dataset import DatasetConfig, parse_split, render_dataset  # scipy.signal: seconds to import
 
     config = DatasetConfig(profile=args.plugin, iterations=args.iterations, segments=args.segments,
                            segment_s=args.segment_seconds, sample_rate=args.sample_rate, seed=args.seed,

@@ -1,44 +1,9 @@
-"""`eqbridge serve`: the OSC server a DAW (or its script) talks to. Protocol: host/osc_protocol.py."""
+"""`eqbridge serve`: the OSC server a DAW (or its script) talks to. Protocol: examples/README_osc.md."""
 
 from __future__ import annotations
 
 import argparse
-import logging
-import re
-import subprocess
-import sys
-import threading
-import time
 from pathlib import Path
-from typing import Sequence
-
-log = logging.getLogger(__name__)
-READY_LINE = "eqbridge serve ready port=%d"  # logged once listening; scripts starting on port 0 read the port
-
-
-def wait_until_ready(proc: subprocess.Popen, timeout_s: float = 120.0) -> int:
-    """The UDP port of a ``serve`` subprocess (started with ``stderr=PIPE, text=True``), read from its
-    ready line; the rest of its log is drained in the background so the server never blocks on it.
-
-    Raises:
-        EqbridgeError: the server exited or did not get ready in time (the message ends with its log).
-    """
-    from host.errors import EqbridgeError
-
-    pattern = re.compile(READY_LINE.replace("%d", r"(\d+)"))
-    lines: list[str] = []
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        line = proc.stderr.readline()
-        if not line:
-            break
-        lines.append(line)
-        found = pattern.search(line)
-        if found:
-            threading.Thread(target=lambda: [None for _ in proc.stderr], daemon=True).start()
-            return int(found.group(1))
-    proc.kill()
-    raise EqbridgeError("the OSC server did not start:\n" + "".join(lines[-20:]))
 
 
 def _port(text: str) -> int:
@@ -56,7 +21,7 @@ def _positive_float(text: str) -> float:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from host.osc_server import ClipLimits, ServeOptions, serve
+    from host.osc.server import ClipLimits, ServeOptions, serve  # every command's parser loads; only this one serves
 
     options = ServeOptions(
         host=args.host, port=args.port, reply_port=args.reply_port,
@@ -67,12 +32,7 @@ def _run(args: argparse.Namespace) -> int:
         limits=ClipLimits(max_clip_s=args.max_clip_seconds, max_requests=args.max_requests,
                           ttl_s=args.clip_timeout_seconds),
     )
-
-    def ready(port: int) -> None:
-        # One machine-readable line for scripts and tests that start the server on port 0.
-        log.info(READY_LINE, port)
-
-    serve(options, ready=ready)
+    serve(options)
     return 0
 
 
@@ -103,26 +63,3 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser = sub.add_parser("serve", help="OSC server: a DAW sends a track and a reference, gets EQ settings")
     add_arguments(parser)
     parser.set_defaults(func=_run)
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m host.commands.serve ...``: the same as ``eqbridge serve ...``."""
-    from host.errors import EqbridgeError
-
-    parser = argparse.ArgumentParser(prog="eqbridge serve", description=__doc__)
-    parser.add_argument("-v", "--verbose", action="store_true", help="log debug messages")
-    add_arguments(parser)
-    args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
-                        format="%(levelname)s %(name)s: %(message)s")
-    try:
-        return _run(args)
-    except EqbridgeError as exc:
-        print(f"eqbridge serve: error: {exc}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        return 130
-
-
-if __name__ == "__main__":
-    sys.exit(main())

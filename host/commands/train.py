@@ -41,7 +41,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--out", type=Path, help="checkpoint to write, e.g. presets/checkpoints/faust-peq.pt "
                                                  "(with --encoder, default presets/controllers/<profile>.pt)")
     parser.add_argument("--config", type=Path, help="TOML file of TrainConfig fields and a [network] table")
-    # Checked by TrainConfig (model.network.ARCHITECTURES); not imported here so the CLI starts without torch.
+    # Checked by TrainConfig (model.config.ARCHITECTURE_NAMES); not imported here so the CLI starts without torch.
     parser.add_argument("--arch", help="network: mimilakis, baseline-dbmel or baseline-linmel (default: the config's)")
     parser.add_argument("--epochs", type=int, help="override the config's epochs")
     parser.add_argument("--seed", type=int, help="override the config's seed")

@@ -14,12 +14,12 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from host.apply import (ApplyConfig, apply_stems, faust_preset_source, gain_parameter_names,
-                        scale_gains)
+from host.matching.apply import ApplyConfig, apply_stems, faust_preset_source
+from host.matching.pipeline import gain_parameter_names, scale_gains
 from host.audio import read_audio
-from host.errors import ApplyOptionError, AudioInputError
-from host.profiles import load_profile
-from host.report import mel_distance_db
+from host.errors import OptionError, AudioInputError
+from model.profiles import load_profile
+from host.matching.apply_report import mel_distance_db
 from tests.audio import synth_recording
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -236,7 +236,7 @@ def test_scale_gains_amount_cap_and_range():
 @pytest.mark.parametrize("changes", [{"amount_percent": 250.0}, {"amount_percent": float("nan")},
                                      {"mode": "bus"}, {"max_gain_db": -1.0}])
 def test_bad_options_name_the_value(changes):
-    with pytest.raises(ApplyOptionError, match=str(next(iter(changes.values())))):
+    with pytest.raises(OptionError, match=str(next(iter(changes.values())))):
         ApplyConfig(**changes)
 
 
@@ -276,7 +276,7 @@ def test_faust_preset_source_sets_every_slider():
 
 def test_vst_preset_is_the_plugins_own_fxb_bank(tmp_path):
     """A VST profile's preset is DawDreamer's save_state: an FXB chunk bank (magic 'CcnK', type 'FxBk')."""
-    from host.apply import save_plugin_state
+    from host.matching.apply import save_plugin_state
     from tests.conftest import require_host
 
     host = require_host("zameq2", 44100)

@@ -8,10 +8,10 @@ import mido
 import numpy as np
 import pytest
 
-from host.automation import (CC_MAP_PATH, AutomationLane, automation_lanes, cc_events, load_cc_map, midi_file,
+from host.matching.automation import (CC_MAP_PATH, AutomationLane, automation_lanes, cc_events, load_cc_map, midi_file,
                              write_midi_file, LiveMidiOutput)
 from host.errors import MidiPortError, ProfileError
-from host.profiles import available_profiles, load_profile
+from model.profiles import available_profiles, load_profile
 
 PROFILE = load_profile("faust-peq")
 

@@ -11,9 +11,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from host.dataset import MANIFEST, DatasetConfig, load_manifest, render_dataset
+from host.data.dataset import MANIFEST, DatasetConfig, load_manifest, render_dataset
 from host.errors import AudioInputError, DatasetError, ProfileError
-from host.profiles import load_profile
+from model.profiles import load_profile
 from tests.audio import write_folder
 from tests.conftest import require_host
 

@@ -3,10 +3,10 @@
 import numpy as np
 import pytest
 
-from host.eqmatch import analytic_response_db, fit_eq_match, octaves_to_q, target_curve_db
+from host.evaluation.dsp_fit import analytic_response_db, fit_eq_match, octaves_to_q, target_curve_db
 from host.errors import AudioInputError
-from host.metrics import mel_distance
-from host.profiles import load_profile
+from host.evaluation.metrics import mel_distance
+from model.profiles import load_profile
 from tests.conftest import PROFILES, require_host
 
 # Measured max |analytic - plugin| between 30 Hz and 16 kHz over random settings: faust-peq 0.00 dB,

@@ -7,10 +7,10 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from host.dataset import DatasetConfig, render_dataset
+from host.data.dataset import DatasetConfig, render_dataset
 from host.errors import ProfileError
-from host.evaluate_audio import DSP_EQ_MATCH, MATCHERING, NO_OP, evaluate_audio, load_split
-from host.eqmatch import target_curve_db
+from host.evaluation.audio_eval import DSP_EQ_MATCH, MATCHERING, NO_OP, evaluate_audio, load_split
+from host.evaluation.dsp_fit import target_curve_db
 from tests.audio import write_folder
 from tests.conftest import require_host
 
@@ -62,7 +62,7 @@ def test_predictions_of_the_wrong_shape_or_a_reserved_name_are_refused(tiny_data
 
 def test_matchering_moves_the_track_towards_the_reference_spectrum():
     pytest.importorskip("matchering", reason="pip install matchering==2.0.6")
-    from host.matchering_baseline import matchering_match
+    from host.evaluation.matchering import matchering_match
 
     track, sr = sf.read(EXAMPLES / "track.flac", dtype="float32")
     reference, _ = sf.read(EXAMPLES / "reference.flac", dtype="float32")

@@ -11,11 +11,12 @@ import soundfile as sf
 from pythonosc.osc_message import OscMessage
 from pythonosc.osc_message_builder import build_msg
 
-from host.errors import AudioInputError, ProfileError
-from host.explore import explore
-from host.osc_protocol import (DONE, ERROR, VARIANT, HandlerContext, ServeConfig, build_dispatcher,
+from host.errors import AudioInputError, CheckpointError, ProfileError
+from host.matching.explore import explore
+from host.osc.handlers import HandlerContext, ServeConfig, build_dispatcher
+from host.osc.addresses import (DONE, ERROR, VARIANT,
                                dispatch_datagram)
-from host.profiles import PROFILES_DIR, load_profile
+from model.profiles import PROFILES_DIR, load_profile
 from model.latent import decode_points, latent_model
 from tests.conftest import require_host
 from tests.host.test_osc_protocol import CLIENT, Harness
@@ -86,7 +87,7 @@ def test_explore_of_a_compressor_plots_settings_instead_of_curves(clips, tmp_pat
 def test_explore_rejects_bad_arguments_and_profiles_without_a_controller(clips, tmp_path: Path) -> None:
     with pytest.raises(AudioInputError, match="radius"):
         explore(*clips, tmp_path / "x", n=3, radius=-1.0)
-    with pytest.raises(ProfileError, match="no controller to explore.*--latent-dim"):
+    with pytest.raises(CheckpointError, match="no controller to explore.*--latent-dim"):
         explore(*clips, tmp_path / "x", plugin=str(modelless_profile(tmp_path)), n=3, radius=1.0)
 
 
@@ -137,9 +138,9 @@ def test_osc_explore_for_a_profile_without_a_controller_is_an_error_reply(clips,
 
 
 def test_match_takes_a_profile_with_a_controller_and_names_the_fix_for_one_without(clips, tmp_path: Path) -> None:
-    from host.match import match
+    from host.matching.match import match
 
-    with pytest.raises(ProfileError, match=r"'no-model-eq' has no model.*--encoder presets/encoder.pt"):
+    with pytest.raises(CheckpointError, match=r"'no-model-eq' has no model.*--encoder presets/encoder.pt"):
         match(*clips, tmp_path / "out.wav", plugin=str(modelless_profile(tmp_path)))
     require_host("zamcomp")
     result = match(*clips, tmp_path / "comp.wav", plugin="zamcomp")
@@ -149,14 +150,14 @@ def test_match_takes_a_profile_with_a_controller_and_names_the_fix_for_one_witho
 
 
 def test_eq_only_paths_refuse_a_dynamics_profile_clearly(tmp_path):
-    from host.apply import ApplyConfig, apply_stems
-    from host.errors import ApplyOptionError, ProfileError
-    from host.match import match
-    from host.refine import refine
-    from host.render import PluginHost
+    from host.matching.apply import ApplyConfig, apply_stems
+    from host.errors import OptionError, ProfileError
+    from host.matching.match import match
+    from host.matching.refine import refine
+    from host.plugins.render import PluginHost
 
     examples = Path(__file__).resolve().parents[2] / "examples" / "audio"
-    with pytest.raises(ProfileError, match="EQ curve"):
+    with pytest.raises(OptionError, match="EQ curve"):
         match(examples / "track.flac", examples / "reference.flac", tmp_path / "o.wav", plugin="zamcomp",
               plot=tmp_path / "c.png")
     host = PluginHost("zamcomp", 44100)
@@ -165,6 +166,6 @@ def test_eq_only_paths_refuse_a_dynamics_profile_clearly(tmp_path):
         refine(host, noise, noise, 0.1)
     (tmp_path / "stems").mkdir()
     (tmp_path / "stems" / "t.flac").write_bytes((examples / "track.flac").read_bytes())
-    with pytest.raises(ApplyOptionError, match="dynamics"):
+    with pytest.raises(OptionError, match="dynamics"):
         apply_stems(examples / "reference.flac", tmp_path / "stems", tmp_path / "out", ApplyConfig(plugin="zamcomp"))
     assert not (tmp_path / "out").exists()

@@ -5,7 +5,7 @@ import re
 import numpy as np
 import pytest
 
-from host.profiles import available_profiles, load_profile
+from model.profiles import available_profiles, load_profile
 from tests.conftest import require_host
 from tests.host.test_render import with_values
 

@@ -11,9 +11,9 @@ import soundfile as sf
 
 from host.audio import read_audio
 from host.errors import AudioInputError, ProfileError
-from host.match import match
-from host.report import mel_distance_db
-from host.profiles import load_profile
+from host.matching.match import match
+from host.matching.apply_report import mel_distance_db
+from model.profiles import load_profile
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "audio"
 TRACK, REFERENCE = EXAMPLES / "track.flac", EXAMPLES / "reference.flac"

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from host.errors import AudioInputError
-from host.metrics import lufs_error_db, mel_distance, mrstft_distance
+from host.evaluation.metrics import lufs_error_db, mel_distance, mrstft_distance
 from tests.conftest import require_host
 
 SR = 44100

@@ -7,17 +7,18 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import soundfile as sf
 from pythonosc.osc_bundle import OscBundle
 from pythonosc.osc_message import OscMessage
 from pythonosc.osc_message_builder import build_msg
 
-from host.automation import AutomationLane
+from host.matching.automation import AutomationLane
 from host.errors import OscRequestError
-from host.osc_protocol import (AUTOMATION, CLIP_MISSING, DONE, ERROR, NORMALIZED, PONG, SETTINGS, HandlerContext,
-                               MatchResult, ServeConfig, build_dispatcher, check_args, dispatch_datagram,
-                               match_replies, pack_bundles, automation_message)
-from host.osc_server import ClipAssembler, ClipLimits
-from host.profiles import load_profile
+from host.osc.addresses import AUTOMATION, CLIP_MISSING, DONE, ERROR, NORMALIZED, PONG, SETTINGS
+from host.osc.handlers import HandlerContext, ServeConfig, build_dispatcher, dispatch_datagram
+from host.osc.protocol import automation_message, check_args, pack_bundles
+from host.osc.server import ClipAssembler, ClipLimits
+from model.profiles import load_profile
 
 CLIENT = ("127.0.0.1", 50000)
 
@@ -198,24 +199,34 @@ def test_clip_limits(allowed: Path) -> None:
     assert h.clips.expire() == 2 and h.clips.open_requests() == 0 and h.clips.held_bytes() == 0
 
 
-def test_match_replies_bundle_settings_then_automation_then_done(allowed: Path) -> None:
-    h = Harness(allowed)
+def test_a_match_answers_settings_then_automation_then_done(tmp_path: Path) -> None:
+    """The worker side of /eqbridge/match, run for real: the pipeline's settings first, one automation
+    message per parameter, then done; the settings equal what the model predicts for the same files."""
+    from model import predict
+
+    audio = Path(__file__).resolve().parents[2] / "examples" / "audio"
+    bounces = tmp_path / "bounces"
+    bounces.mkdir()
+    for name in ("track.flac", "reference.flac"):
+        (bounces / name).write_bytes((audio / name).read_bytes())
+    h = Harness(bounces)
+    h.send("/eqbridge/match", 12, str(bounces / "track.flac"), str(bounces / "reference.flac"))
+    [(rid, work)] = h.jobs
+    work()
+    packets = [p for _, p in h.sent]
+    assert rid == 12 and isinstance(packets[0], OscBundle) and isinstance(packets[-1], OscMessage)
+    settings, normalized = list(packets[0])
     profile = h.config.profile
-    values = dict(zip(profile.parameter_names, profile.default_values()))
-    lanes = tuple(AutomationLane(n, i, (0.0, 1.5, 8.0), (0.1, 0.2, 0.3))
-                  for i, n in enumerate(profile.parameter_names))
-    result = MatchResult(12, values, tuple(profile.to_norm(list(values.values()))), lanes)
-    packets = match_replies(h.config, result)
-    assert isinstance(packets[0], OscBundle) and isinstance(packets[-1], OscMessage)
-    first = list(packets[0])
-    assert [m.address for m in first] == [SETTINGS, NORMALIZED]
-    assert first[0].params[0] == 12 and first[0].params[1::2] == list(profile.parameter_names)
-    assert first[1].params[4:7] == ["low_freq_hz", 1, pytest.approx(float(profile.to_norm(
-        profile.default_values())[1]), rel=1e-6)]
+    assert [settings.address, normalized.address] == [SETTINGS, NORMALIZED]
+    assert settings.params[0] == 12 and settings.params[1::2] == list(profile.parameter_names)
+    track, ref = (sf.read(bounces / name, dtype="float32", always_2d=True)[0].mean(axis=1)
+                  for name in ("track.flac", "reference.flac"))
+    expected = predict(track, ref, 44100, profile)
+    assert settings.params[2::2] == pytest.approx([expected.values[n] for n in profile.parameter_names], rel=1e-6)
+    assert normalized.params[3::3] == pytest.approx(list(profile.to_norm(settings.params[2::2])), rel=1e-5)
     automation = [m for p in packets[1:-1] for m in p]
     assert [m.params[1] for m in automation] == list(profile.parameter_names)
-    assert all(m.address == AUTOMATION for m in automation)
-    assert automation[0].params[2:] == pytest.approx([0.0, 0.1, 1.5, 0.2, 8.0, 0.3], rel=1e-6)
+    assert all(m.address == AUTOMATION and m.params[0] == 12 for m in automation)
     assert packets[-1].address == DONE and packets[-1].params == [12]
 
 

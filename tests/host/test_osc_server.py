@@ -19,94 +19,28 @@ import numpy as np
 import pytest
 import soundfile as sf
 from pythonosc.osc_message import OscMessage
-from pythonosc.osc_message_builder import build_msg
-from pythonosc.osc_packet import OscPacket
 
-from host.commands.serve import wait_until_ready
-from host.profiles import PRESETS_DIR, load_profile
+from host.osc.client import EqbridgeClient, serve_command, stop_server, wait_until_ready
+from model.profiles import PRESETS_DIR, load_profile
 from model import predict
 
 ROOT = Path(__file__).resolve().parents[2]
 AUDIO = ROOT / "examples" / "audio"
 CHECKPOINT = Path(os.environ.get("EQBRIDGE_TEST_CHECKPOINT", PRESETS_DIR / "checkpoints" / "faust-peq.pt"))
 PROFILE = load_profile("faust-peq")
-CHUNK_FRAMES = 2048  # 8 KB of float32 mono per chunk
 TIMEOUT_S = 30.0
 
 pytestmark = pytest.mark.skipif(not CHECKPOINT.exists(), reason=f"no model checkpoint at {CHECKPOINT}")
 
 
-class Client:
-    """A DAW stand-in: one UDP socket that sends requests and receives the replies."""
-
-    def __init__(self, server_port: int, sock: socket.socket | None = None) -> None:
-        self.server = ("127.0.0.1", server_port)
-        self.sock = sock or socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 * 1024 * 1024)  # room for 1,000 error replies
-        if sock is None:
-            self.sock.bind(("127.0.0.1", 0))
-        self.sock.settimeout(TIMEOUT_S)
-
-    @property
-    def port(self) -> int:
-        return self.sock.getsockname()[1]
-
-    def send(self, address: str, *args) -> None:
-        self.sock.sendto(build_msg(address, list(args)).dgram, self.server)
-
-    def send_raw(self, data: bytes) -> None:
-        self.sock.sendto(data, self.server)
-
-    def receive(self) -> list[OscMessage]:
-        data, _ = self.sock.recvfrom(65536)
-        return [timed.message for timed in OscPacket(data).messages]
-
-    def until(self, predicate) -> list[OscMessage]:
-        """Every message received up to and including the first one matching ``predicate``."""
-        got: list[OscMessage] = []
-        while True:
-            for msg in self.receive():
-                got.append(msg)
-                if predicate(msg):
-                    return got
-
-    def until_done(self, request_id: int) -> list[OscMessage]:
-        return self.until(lambda m: m.address in ("/eqbridge/done", "/eqbridge/error") and m.params[0] == request_id)
-
-    def until_all_done(self, request_ids: set[int]) -> list[OscMessage]:
-        got: list[OscMessage] = []
-        left = set(request_ids)
-        while left:
-            for msg in self.receive():
-                got.append(msg)
-                if msg.address in ("/eqbridge/done", "/eqbridge/error"):
-                    left.discard(msg.params[0])
-        return got
-
-    def ping(self) -> None:
-        self.send("/eqbridge/ping")
-        self.until(lambda m: m.address == "/eqbridge/pong")
-
-    def send_clip(self, request_id: int, role: str, audio: np.ndarray, sample_rate: int,
-                  skip: tuple[int, ...] = (), repeat: tuple[int, ...] = ()) -> int:
-        data = np.ascontiguousarray(audio, dtype="<f4").tobytes()
-        step = CHUNK_FRAMES * 4
-        chunks = [data[i:i + step] for i in range(0, len(data), step)]
-        self.send("/eqbridge/clip/begin", request_id, role, sample_rate, 1, len(audio))
-        for seq, blob in enumerate(chunks):
-            if seq not in skip:
-                self.send("/eqbridge/clip/chunk", request_id, seq, blob)
-            if seq in repeat:
-                self.send("/eqbridge/clip/chunk", request_id, seq, blob)
-            if seq % 16 == 15:
-                self.ping()  # flow control: the server has handled everything sent before the pong
-        self.send("/eqbridge/clip/end", request_id, len(chunks))
-        return len(chunks)
+def Client(server_port: int, sock: socket.socket | None = None) -> EqbridgeClient:
+    """A DAW stand-in: the package's one OSC client on 127.0.0.1."""
+    return EqbridgeClient("127.0.0.1", server_port, timeout_s=TIMEOUT_S, sock=sock)
 
 
 def _launch(allow_dir: Path, reply_port: int, *extra: str) -> subprocess.Popen:
-    cmd = [sys.executable, "-m", "host.commands.serve", "--port", "0", "--reply-port", str(reply_port),
-           "--allow-dir", str(allow_dir), "--checkpoint", str(CHECKPOINT), "--clip-timeout-seconds", "5", *extra]
+    cmd = serve_command(allow_dir, "--checkpoint", str(CHECKPOINT), "--clip-timeout-seconds", "5", *extra,
+                        reply_port=reply_port)
     return subprocess.Popen(cmd, cwd=ROOT, stderr=subprocess.PIPE, text=True)
 
 
@@ -115,11 +49,7 @@ def _wait_ready(proc: subprocess.Popen) -> int:
 
 
 def _stop(proc: subprocess.Popen) -> None:
-    proc.terminate()
-    try:
-        proc.wait(10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
+    stop_server(proc)
 
 
 @pytest.fixture(scope="module")

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from host.errors import ProfileError
-from host.profiles import N_BINS, available_profiles, load_profile
+from model.profiles import N_BINS, available_profiles, load_profile
 
 
 def test_three_profiles_ship():

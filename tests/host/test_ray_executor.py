@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pytest
 
-from host.dataset import MANIFEST, DatasetConfig, render_dataset
+from host.data.dataset import MANIFEST, DatasetConfig, render_dataset
 from host.errors import DatasetError
 from tests.audio import write_folder
 

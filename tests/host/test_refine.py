@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from host.audio import read_audio
-from host.refine import TonalObjective, refine, sigma_from_probabilities
+from host.matching.refine import TonalObjective, refine, sigma_from_probabilities
 from tests.conftest import require_host
 
 TRACK = Path(__file__).resolve().parents[2] / "examples" / "audio" / "track.flac"

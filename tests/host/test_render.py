@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 from host.errors import PluginNotFoundError, ProfileError
-from host.profiles import load_profile
-from host.render import PluginHost
+from model.profiles import load_profile
+from host.plugins.render import PluginHost
 from tests.conftest import require_host
 
 SAMPLE_RATES = (44100, 48000)
@@ -108,7 +108,7 @@ def test_stereo_runs_the_mono_plugin_per_channel(profile_name):
 
 
 def test_missing_plugin_names_the_debian_package(tmp_path: Path):
-    from host.profiles import PROFILES_DIR
+    from model.profiles import PROFILES_DIR
 
     raw = json.loads((PROFILES_DIR / "zameq2.json").read_text())
     raw["plugin_paths"] = [str(tmp_path / "nowhere" / "ZamEQ2-vst.so")]
@@ -119,7 +119,7 @@ def test_missing_plugin_names_the_debian_package(tmp_path: Path):
 
 
 def test_renamed_plugin_parameter_is_a_clear_error(tmp_path: Path):
-    from host.profiles import PROFILES_DIR
+    from model.profiles import PROFILES_DIR
 
     raw = json.loads((PROFILES_DIR / "faust-peq.json").read_text())
     raw["parameters"][0]["plugin_name"] = "/dawdreamer/renamed_gain"

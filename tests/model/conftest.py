@@ -1,4 +1,4 @@
-"""Shared fixtures: a tiny dataset in the host/dataset.py format and a small trained checkpoint."""
+"""Shared fixtures: a tiny dataset in the host/data/dataset.py format and a small trained checkpoint."""
 
 from __future__ import annotations
 
@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 from scipy import signal
 
-from host.profiles import N_BINS, load_profile
+from model.profiles import N_BINS, load_profile
 from model.config import TrainConfig
-from model.network import NetworkConfig
+from model.config import NetworkConfig
 from model.train import train
 
 SAMPLE_RATE = 44100

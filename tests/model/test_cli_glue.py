@@ -3,13 +3,14 @@ import json
 
 import pytest
 
-from host.commands import bench_predict, evaluate, train
+from host.bench import predict as bench_predict
+from host.commands import evaluate, train
 
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="eqbridge")
     sub = parser.add_subparsers(dest="command", required=True)
-    for module in (train, evaluate, bench_predict):
+    for module in (train, evaluate):
         module.register(sub)
     return parser
 

@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from host.errors import ConfigError
+from model.errors import ConfigError
 from model.config import TrainConfig
 from model.losses import expected_bin, gaussian_targets, make_loss
 

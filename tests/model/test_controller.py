@@ -10,9 +10,10 @@ import numpy as np
 import pytest
 import torch
 
-from host.errors import ConfigError, ProfileError, ProfileMismatchError
-from host.profiles import PROFILES_DIR, load_profile
-from model.checkpoint import load_checkpoint, read_payload
+from model.errors import CheckpointError, ConfigError, ProfileMismatchError
+from model.profiles import PROFILES_DIR, load_profile
+from model.checkpoint import load_checkpoint
+from model.payload import read_payload
 from model.controller_train import ControllerTrainConfig, train_controller
 from model.encoder_store import export_encoder, load_encoder, state_sha256
 from model.latent import decode_points, latent_model, sample_points
@@ -79,7 +80,7 @@ def test_a_changed_encoder_file_is_a_clear_error(tiny_controller: Path, tiny_che
     payload = read_payload(tiny_controller)
     payload["encoder"] = {**payload["encoder"], "sha256": "0" * 64}
     torch.save(payload, tmp_path / "stale.pt")
-    with pytest.raises(ProfileError, match="retrain the controller"):
+    with pytest.raises(CheckpointError, match="retrain the controller"):
         load_checkpoint(tmp_path / "stale.pt")
 
 
@@ -112,15 +113,15 @@ def test_a_profile_without_any_model_is_a_clear_error(tmp_path: Path) -> None:
 
     rng = np.random.default_rng(0)
     profile = load_profile(modelless_profile(tmp_path))
-    with pytest.raises(ProfileError, match=r"'no-model-eq' has no model.*eqbridge train --plugin no-model-eq.*--encoder"):
+    with pytest.raises(CheckpointError, match=r"'no-model-eq' has no model.*eqbridge train --plugin no-model-eq.*--encoder"):
         predict(0.1 * rng.standard_normal(90000), 0.1 * rng.standard_normal(90000), 44100, profile)
 
 
 def test_explore_needs_a_bottleneck(tiny_dataset: Path, tiny_encoder: Path, tmp_path: Path) -> None:
     plain = train_controller(tiny_dataset, tmp_path / "plain.pt", TINY.replace(latent_dim=0, epochs=1), tiny_encoder)
-    with pytest.raises(ProfileError, match="no latent bottleneck"):
+    with pytest.raises(CheckpointError, match="no latent bottleneck"):
         latent_model("faust-peq", plain)
-    with pytest.raises(ProfileError, match="no controller to explore"):
+    with pytest.raises(CheckpointError, match="no controller to explore"):
         latent_model(load_profile(modelless_profile(tmp_path)))
 
 

@@ -2,8 +2,8 @@ import numpy as np
 import pytest
 import soxr
 
-from host.errors import AudioInputError, ProfileError, ProfileMismatchError
-from host.profiles import load_profile
+from model.errors import AudioInputError, CheckpointError, ProfileError, ProfileMismatchError
+from model.profiles import load_profile
 from model import predict, predict_segments
 from model.inference import get_model
 
@@ -92,7 +92,7 @@ def test_checkpoint_for_another_plugin_raises(tiny_checkpoint, clips) -> None:
 
 
 def test_missing_checkpoint_and_unknown_profile_raise(tmp_path, clips) -> None:
-    with pytest.raises(ProfileError, match="does not exist"):
+    with pytest.raises(CheckpointError, match="does not exist"):
         predict(*clips, SR, "faust-peq", tmp_path / "none.pt")
     with pytest.raises(ProfileError, match="unknown plugin profile"):
         predict(*clips, SR, "no-such-eq", tmp_path / "none.pt")

@@ -1,8 +1,10 @@
 import pytest
 import torch
 
-from host.profiles import N_BINS
-from model.network import ARCHITECTURES, NetworkConfig, build_network
+from model.profiles import N_BINS
+from model.architectures import ARCHITECTURES, build_network
+from model.config import ARCHITECTURE_NAMES, NetworkConfig
+from model.errors import ConfigError
 
 SMALL = dict(conv_channels=16, embed_dim=32, hidden=64, dropout=0.0)
 
@@ -15,7 +17,7 @@ def test_logits_shape_with_different_clip_lengths(arch: str) -> None:
 
 
 def test_unknown_arch_is_named_in_the_error() -> None:
-    with pytest.raises(ValueError, match="'resnet'"):
+    with pytest.raises(ConfigError, match="'resnet'"):
         build_network(NetworkConfig(arch="resnet"))
 
 
@@ -51,3 +53,7 @@ def test_same_seed_same_weights() -> None:
 def test_model_is_small() -> None:
     n_params = sum(p.numel() for p in build_network(NetworkConfig()).parameters())
     assert n_params * 4 < 2_000_000  # float32 bytes: a checkpoint of a few hundred kB
+
+
+def test_the_registry_builds_every_architecture_the_config_accepts() -> None:
+    assert tuple(ARCHITECTURES) == ARCHITECTURE_NAMES

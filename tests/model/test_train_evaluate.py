@@ -4,9 +4,10 @@ import numpy as np
 import pytest
 import torch
 
-from host.errors import ConfigError, DatasetError, ProfileError, ProfileMismatchError
-from host.profiles import load_profile
-from model.checkpoint import load_checkpoint, read_payload
+from model.errors import CheckpointError, ConfigError, DatasetError, ProfileMismatchError
+from model.profiles import load_profile
+from model.checkpoint import load_checkpoint
+from model.payload import read_payload
 from model.evaluate import evaluate, predict_split
 from model.train import last_path, train
 from tests.model.conftest import small_config
@@ -45,7 +46,7 @@ def test_training_for_another_profile_raises(tiny_dataset, tmp_path) -> None:
 def test_missing_dataset_and_checkpoint_raise(tmp_path) -> None:
     with pytest.raises(DatasetError, match="manifest.json"):
         train(tmp_path, tmp_path / "x.pt", small_config())
-    with pytest.raises(ProfileError, match="does not exist"):
+    with pytest.raises(CheckpointError, match="does not exist"):
         load_checkpoint(tmp_path / "none.pt")
 
 

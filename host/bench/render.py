@@ -10,8 +10,9 @@ from pathlib import Path
 
 import numpy as np
 
-from host.dataset import DatasetConfig, render_dataset
-from host.profiles import load_profile
+from host.bench.report import BenchReport
+from host.data.dataset import DatasetConfig, render_dataset
+from model.profiles import load_profile
 
 log = logging.getLogger(__name__)
 
@@ -37,7 +38,7 @@ def raw_render_rows_per_s(profile_name: str, segment_s: float, sample_rate: int,
     """Rows/s of DawDreamer alone on the same plugin and segment length (two renders per row)."""
     import dawdreamer
 
-    from host.render import PluginHost
+    from host.plugins.render import PluginHost
 
     host = PluginHost(profile_name, sample_rate)  # only to find the plugin and its parameter indices
     engine = dawdreamer.RenderEngine(sample_rate, 512)
@@ -78,3 +79,11 @@ def bench_render(profile_name: str, audio_dir: Path, segment_s: float = 3.0, sam
             summary = render_dataset(config, audio_dir, Path(tmp) / "ds", workers=w, progress=False)
             dataset[w] = summary.rows_per_s
     return RenderBench(profile_name, segment_s, sample_rate, raw, dataset)
+
+
+def render_report(result: RenderBench) -> BenchReport:
+    rows = [("raw DawDreamer, 1 process", result.raw_rows_per_s, 1.0)]
+    rows += [(f"render-dataset, {w} worker(s)", rate, result.per_worker_ratio(w))
+             for w, rate in result.dataset_rows_per_s.items()]
+    return BenchReport(f"bench render: {result.profile}, {result.segment_s:g} s segments at {result.sample_rate} Hz",
+                       ("what", "rows/s", "per worker / raw"), tuple(rows), result.as_dict())

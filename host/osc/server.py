@@ -1,6 +1,6 @@
 """The eqbridge OSC server: a UDP socket, reply sending, a match worker pool and clip reassembly state.
 
-The server is handed the dispatcher of :mod:`host.osc_protocol`. Datagrams are handled one at a time on
+The server is handed the dispatcher of :mod:`host.osc.protocol`. Datagrams are handled one at a time on
 the receive thread (quick: argument checks, storing chunks); each match runs on a worker thread, so a
 ping is answered while a match runs. Replies go to the sender's host at ``reply_port`` (0: the
 sender's own port). Memory is bounded: clip length, open requests, bytes held, queued matches, and
@@ -18,16 +18,18 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Callable
 
 import numpy as np
 from pythonosc.dispatcher import Dispatcher
 
-from host.automation import LiveMidiOutput, load_cc_map
+from host.matching.automation import LiveMidiOutput, load_cc_map
 from host.errors import EqbridgeError, OscRequestError, PluginNotFoundError, ProfileError
-from host.osc_protocol import (CLIP_ROLES, ClientAddress, HandlerContext, Packet, ServeConfig,
-                               build_dispatcher, dispatch_datagram)
-from host.profiles import PluginProfile, load_profile
+from host.osc.addresses import READY_LINE
+from host.osc.handlers import (HandlerContext, ServeConfig, build_dispatcher, dispatch_datagram, match_settings,
+                               predict_automation, shutdown_refiner, warm_up_refiner)
+from host.osc.protocol import CLIP_ROLES, NO_REQUEST_ID, ClientAddress, Packet, error_message
+from model.profiles import PluginProfile, load_profile
 
 log = logging.getLogger(__name__)
 
@@ -298,8 +300,6 @@ class EqbridgeOscServer(socketserver.UDPServer):
             dispatch_datagram(self.dispatcher, self.context, data, client)
         except Exception as exc:  # malformed input must never stop the receive loop
             log.exception("datagram from %s:%d broke the parser", client[0], client[1])
-            from host.osc_protocol import NO_REQUEST_ID, error_message
-
             self.send(client, error_message(NO_REQUEST_ID, f"cannot parse datagram: {exc!r}"))
 
 
@@ -326,7 +326,7 @@ def plugin_indices(profile: PluginProfile) -> tuple[int, ...]:
     (then dropped; DawDreamer is not used afterwards); -1 each when the plugin is not installed."""
     if all(p.index is not None for p in profile.parameters):
         return tuple(int(p.index) for p in profile.parameters)  # type: ignore[arg-type]
-    from host.render import PluginHost
+    from host.plugins.render import PluginHost
 
     try:
         return tuple(PluginHost(profile, 44100).parameter_indices)
@@ -385,14 +385,11 @@ class RunningServer:
 
 
 def warm_up(config: ServeConfig, seconds: float = 4.0, sample_rate: int = 44100) -> None:
-    """Load the checkpoint and run one prediction so the first request is not slow."""
-    from host.osc_protocol import match_audio
-
-    from host.osc_protocol import warm_up_refiner
-
+    """Load the checkpoint and run one match so the first request is not slow."""
     rng = np.random.default_rng(0)
     noise = (0.1 * rng.standard_normal(int(seconds * sample_rate))).astype(np.float32)
-    match_audio(config, -1, noise, noise, sample_rate)
+    match_settings(config, noise, noise, sample_rate)
+    predict_automation(config, noise, noise, sample_rate)
     # The refinement process starts in the background: serving begins without waiting for it.
     threading.Thread(target=warm_up_refiner, args=(config, sample_rate), daemon=True).start()
 
@@ -403,8 +400,6 @@ def serve(options: ServeOptions, ready: Callable[[int], None] | None = None) -> 
     Raises:
         EqbridgeError: no or missing allow-dir, unknown profile, missing checkpoint, MIDI port problems.
     """
-    from host.osc_protocol import shutdown_refiner
-
     running = RunningServer(options)
     if threading.current_thread() is threading.main_thread():
         # SIGTERM (a DAW script or service manager stopping us) unwinds like Ctrl-C, so the finally below
@@ -412,6 +407,7 @@ def serve(options: ServeOptions, ready: Callable[[int], None] | None = None) -> 
         signal.signal(signal.SIGTERM, _exit_on_sigterm)
     try:
         warm_up(running.config)
+        log.info(READY_LINE, running.port)  # one machine-readable line for scripts that start us on port 0
         if ready is not None:
             ready(running.port)
         running.serve_forever()
@@ -422,13 +418,3 @@ def serve(options: ServeOptions, ready: Callable[[int], None] | None = None) -> 
 
 def _exit_on_sigterm(signum: int, frame: object) -> None:
     raise SystemExit(0)
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    from host.commands.serve import main as serve_main
-
-    return serve_main(argv)
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

@@ -30,7 +30,7 @@ import numpy as np
 import soundfile as sf
 from tqdm import tqdm
 
-from host import midi_music
+from host.data import midi_music
 from host.audio import load_mono, resample
 from host.errors import AudioInputError, CorpusError, SourcePackageMissingError
 

@@ -15,7 +15,10 @@ from __future__ import annotations
 
 import logging
 import time
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
+from multiprocessing import get_context
+from typing import Callable
 
 import librosa
 import numpy as np
@@ -23,8 +26,8 @@ import scipy.signal
 import scipy.sparse
 
 from host.errors import AudioInputError, ProfileError
-from host.profiles import N_BINS, PluginProfile
-from host.render import PluginHost
+from host.plugins.render import PluginHost
+from model.profiles import N_BINS, PluginProfile
 
 log = logging.getLogger(__name__)
 
@@ -158,6 +161,18 @@ def refine(host: PluginHost, track: np.ndarray, reference: np.ndarray, budget_s:
     return RefineResult(values, f0, best_f, obj.evaluations, time.perf_counter() - t0)
 
 
+def plugin_refiner(host: PluginHost) -> Callable[..., RefineResult]:
+    """A refiner for the matching pipeline that renders through ``host`` in this process."""
+
+    def run(track: np.ndarray, reference: np.ndarray, sample_rate: int, budget_s: float, start: np.ndarray,
+            probabilities: np.ndarray | None) -> RefineResult:
+        if sample_rate != host.sample_rate:
+            raise AudioInputError(f"refinement renders at {host.sample_rate} Hz; the audio is at {sample_rate} Hz")
+        return refine(host, track, reference, budget_s, start=start, probabilities=probabilities)
+
+    return run
+
+
 _PROCESS_HOSTS: dict[tuple[str, int], PluginHost] = {}
 
 
@@ -178,9 +193,6 @@ class RefineProcess:
     """
 
     def __init__(self) -> None:
-        from concurrent.futures import ProcessPoolExecutor
-        from multiprocessing import get_context
-
         self._pool = ProcessPoolExecutor(1, mp_context=get_context("spawn"))
 
     def warm_up(self, profile_name: str, sample_rate: int = 44100) -> None:
@@ -193,6 +205,15 @@ class RefineProcess:
                probabilities: np.ndarray | None = None) -> RefineResult:
         return self._pool.submit(_refine_job, profile_name, sample_rate, track, reference, budget_s, start,
                                  probabilities).result()
+
+    def refiner(self, profile_name: str) -> Callable[..., RefineResult]:
+        """A refiner for the matching pipeline that runs in this process's child."""
+
+        def run(track: np.ndarray, reference: np.ndarray, sample_rate: int, budget_s: float, start: np.ndarray,
+                probabilities: np.ndarray | None) -> RefineResult:
+            return self.refine(profile_name, sample_rate, track, reference, budget_s, start, probabilities)
+
+        return run
 
     def close(self) -> None:
         """Stop the process; a search in progress finishes first (it is bounded by its budget)."""

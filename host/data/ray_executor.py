@@ -15,7 +15,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Iterable, Sequence
 
-from host.dataset import DatasetConfig, ShardPlan, ShardRenderer, save_npz_atomic
+from host.data.shards import DatasetConfig, ShardPlan, ShardRenderer, save_npz_atomic
 from host.errors import ClusterError, EqbridgeError
 
 log = logging.getLogger(__name__)

@@ -16,8 +16,9 @@ from typing import Sequence
 import numpy as np
 import soundfile as sf
 
-from host.apply import ApplyConfig, apply_stems
-from host.profiles import load_profile
+from host.bench.report import BenchReport
+from host.matching.apply import ApplyConfig, apply_stems
+from model.profiles import load_profile
 
 log = logging.getLogger(__name__)
 
@@ -62,7 +63,7 @@ def bench_apply(plugin: str = "faust-peq", n_stems: int = 10, stem_s: float = 30
     (wall seconds per audio second; below 1 is faster than real time) and ``x_realtime`` (its inverse);
     ``apply_over_raw[<workers>]``: apply's wall time over raw rendering's.
     """
-    from host.render import PluginHost
+    from host.plugins.render import PluginHost
 
     profile = load_profile(plugin)
     reference = Path(reference) if reference else EXAMPLES_DIR / "reference.flac"
@@ -93,15 +94,10 @@ def bench_apply(plugin: str = "faust-peq", n_stems: int = 10, stem_s: float = 30
             "apply_over_raw": {w: a["seconds"] / raw["seconds"] for w, a in applied.items()}}
 
 
-def format_bench_apply(result: dict) -> str:
-    """The figures as lines for a terminal."""
-    head = (f"plugin {result['plugin']}: {result['stems']} stereo stems of {result['stem_s']:g} s at "
-            f"{result['sample_rate']} Hz")
-    lines = [head]
-    r = result["raw"]
-    lines.append(f"raw DawDreamer (1 process): {r['stems_per_s']:7.2f} stems/s, {r['x_realtime']:7.1f}x real time "
-                 f"(RTF {r['rtf']:.4f})")
-    for w, a in result["apply"].items():
-        lines.append(f"apply, {w} worker(s):       {a['stems_per_s']:7.2f} stems/s, {a['x_realtime']:7.1f}x real time "
-                     f"(RTF {a['rtf']:.4f}), {result['apply_over_raw'][w]:.1f}x raw's time")
-    return "\n".join(lines)
+def apply_report(result: dict) -> BenchReport:
+    rows = [("raw DawDreamer, 1 process", result["raw"]["stems_per_s"], result["raw"]["x_realtime"], 1.0)]
+    rows += [(f"apply, {w} worker(s)", a["stems_per_s"], a["x_realtime"], result["apply_over_raw"][w])
+             for w, a in result["apply"].items()]
+    return BenchReport(f"bench apply: {result['plugin']}, {result['stems']} stereo stems of {result['stem_s']:g} s "
+                       f"at {result['sample_rate']} Hz", ("what", "stems/s", "x real time", "time / raw's"),
+                       tuple(rows), result)

@@ -11,7 +11,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import scipy.signal  # noqa: E402
 
-from host.atomic import atomic_path  # noqa: E402
+from model.atomic import atomic_path  # noqa: E402
 
 
 def average_spectrum_db(audio: np.ndarray, sample_rate: int, n_fft: int = 8192) -> tuple[np.ndarray, np.ndarray]:

@@ -22,7 +22,7 @@ import numpy as np
 from scipy import optimize, signal
 
 from host.errors import AudioInputError, ProfileError
-from host.profiles import Band, PluginProfile
+from model.profiles import Band, PluginProfile
 
 log = logging.getLogger(__name__)
 

@@ -25,7 +25,7 @@ import mido
 import numpy as np
 
 from host.errors import MidiPortError, ProfileError
-from host.profiles import PRESETS_DIR, PluginProfile
+from model.profiles import PRESETS_DIR, PluginProfile
 
 log = logging.getLogger(__name__)
 

@@ -20,7 +20,7 @@ from typing import Iterator
 import numpy as np
 
 from host.errors import AudioInputError, PluginNotFoundError, ProfileError
-from host.profiles import PluginProfile, load_profile
+from model.profiles import PluginProfile, load_profile
 
 log = logging.getLogger(__name__)
 

@@ -15,7 +15,7 @@ from typing import Mapping, Sequence
 
 import numpy as np
 
-from host.errors import ProfileError
+from model.errors import ProfileError
 
 PRESETS_DIR = Path(__file__).resolve().parent.parent / "presets"
 PROFILES_DIR = PRESETS_DIR / "plugins"

@@ -1,13 +1,13 @@
-"""`eqbridge bench-predict`: time model.predict on a 10 s track against a 10 s reference."""
+"""`eqbridge bench predict`: time model.predict on a 10 s track against a 10 s reference."""
 
 from __future__ import annotations
 
-import argparse
-import json
 import time
 from pathlib import Path
 
 import numpy as np
+
+from host.bench.report import BenchReport
 
 
 def bench_predict(profile: str, n: int = 20, duration_s: float = 10.0, sample_rate: int = 44100,
@@ -36,14 +36,8 @@ def bench_predict(profile: str, n: int = 20, duration_s: float = 10.0, sample_ra
             "n": n, "duration_s": duration_s, "threads": torch.get_num_threads()}
 
 
-def _run(args: argparse.Namespace) -> int:
-    print(json.dumps(bench_predict(args.plugin, args.n, checkpoint=args.checkpoint), indent=2))
-    return 0
-
-
-def register(sub: argparse._SubParsersAction) -> None:
-    parser = sub.add_parser("bench-predict", help="time predict() on 10 s track + 10 s reference")
-    parser.add_argument("--plugin", default="faust-peq", help="profile name")
-    parser.add_argument("--checkpoint", type=Path, help="default presets/checkpoints/<plugin>.pt")
-    parser.add_argument("-n", type=int, default=20, help="timed calls")
-    parser.set_defaults(func=_run)
+def predict_report(result: dict) -> BenchReport:
+    rows = [("model.predict (features + network)", result["median_ms"], result["p90_ms"], result["min_ms"])]
+    return BenchReport(f"bench predict: {result['duration_s']:g} s track and reference, {result['n']} calls, "
+                       f"{result['threads']} torch thread(s)", ("what", "median ms", "p90 ms", "min ms"),
+                       tuple(rows), result)

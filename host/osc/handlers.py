@@ -1,200 +1,38 @@
-"""The eqbridge OSC protocol: addresses, argument checks, reply builders and the dispatcher of plain handlers.
+"""The OSC handlers: argument checks and replies around the one matching pipeline, and the dispatcher.
 
 Routing is separate from the network (python-osc's pattern): :func:`build_dispatcher` maps each address
-to a plain handler bound to a :class:`HandlerContext`; :mod:`host.osc_server` hands the dispatcher to a
+to a plain handler bound to a :class:`HandlerContext`; :mod:`host.osc.server` hands the dispatcher to a
 UDP server. Handlers never touch a socket: they answer through ``context.send`` and run slow work
 through ``context.submit``, so tests can drive them with a list and a synchronous ``submit``.
-
-Every bad request is answered with ``/eqbridge/error ,is request_id message`` (request_id -1 when
-none could be parsed) and the server keeps serving.
 """
 
 from __future__ import annotations
 
 import functools
 import logging
-import math
 import threading
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Protocol, Sequence, Union
+from typing import Any, Callable, Protocol, Sequence
 
 import numpy as np
-import soundfile as sf
 from pythonosc.dispatcher import Dispatcher
 from pythonosc.osc_bundle import OscBundle
-from pythonosc.osc_bundle_builder import IMMEDIATELY, OscBundleBuilder
 from pythonosc.osc_message import OscMessage
-from pythonosc.osc_message_builder import OscMessageBuilder
 from pythonosc.osc_packet import OscPacket, ParseError
 
-from host.automation import AutomationLane, CcMap, automation_lanes, write_midi_file
 from host.errors import EqbridgeError, OscRequestError
-from host.profiles import PluginProfile
+from host.matching.automation import AutomationLane, CcMap, automation_lanes, write_midi_file
+from host.matching.pipeline import EXPLORE_MAX_RADIUS, EXPLORE_MAX_VARIANTS, MatchOptions, match_audio, read_pair
+from host.matching.refine import RefineProcess
+from host.osc.addresses import CLIP_BEGIN, CLIP_CHUNK, CLIP_END, EXPLORE, MATCH, MATCH_CLIPS, PING
+from host.osc.protocol import (NO_REQUEST_ID, ClientAddress, Packet, automation_message,
+                               bundle, check_args, clip_missing_message, done_message, error_message,
+                               normalized_message, pack_bundles, pong_message, request_id_of, settings_message,
+                               variant_message)
+from model.profiles import PluginProfile
 
 log = logging.getLogger(__name__)
-
-PREFIX = "/eqbridge"
-PING = f"{PREFIX}/ping"
-PONG = f"{PREFIX}/pong"
-MATCH = f"{PREFIX}/match"
-MATCH_CLIPS = f"{PREFIX}/match_clips"
-CLIP_BEGIN = f"{PREFIX}/clip/begin"
-CLIP_CHUNK = f"{PREFIX}/clip/chunk"
-CLIP_END = f"{PREFIX}/clip/end"
-CLIP_MISSING = f"{PREFIX}/clip/missing"
-SETTINGS = f"{PREFIX}/settings"
-NORMALIZED = f"{PREFIX}/normalized"
-AUTOMATION = f"{PREFIX}/automation"
-DONE = f"{PREFIX}/done"
-EXPLORE = f"{PREFIX}/explore"
-VARIANT = f"{PREFIX}/variant"
-ERROR = f"{PREFIX}/error"
-
-CLIP_ROLES = ("track", "reference")
-NO_REQUEST_ID = -1
-MAX_ERROR_CHARS = 900          # an error message is cut to this length so the reply stays one small datagram
-MAX_REPLY_BUNDLE_BYTES = 8192  # automation messages are packed into bundles of at most this size
-MAX_MISSING_LISTED = 256       # /clip/missing lists at most this many sequence numbers
-MAX_EXPLORE_VARIANTS = 64      # /eqbridge/explore answers at most this many variants
-
-ClientAddress = tuple[str, int]
-Packet = Union[OscMessage, OscBundle]
-
-_OSC_TYPE_NAMES = {"i": "int32", "f": "float32", "s": "string", "b": "blob"}
-
-
-# ----------------------------------------------------------------------------- argument checks
-
-
-def _type_tag(value: Any) -> str:
-    if isinstance(value, bool) or value is None:
-        return "T" if value is True else ("F" if value is False else "N")
-    if isinstance(value, int):
-        return "i"
-    if isinstance(value, float):
-        return "f"
-    if isinstance(value, str):
-        return "s"
-    if isinstance(value, (bytes, bytearray)):
-        return "b"
-    return "?"
-
-
-def request_id_of(args: Sequence[Any]) -> int:
-    """The request id a reply should carry: the first argument when it is an int32, else -1."""
-    return args[0] if args and _type_tag(args[0]) == "i" else NO_REQUEST_ID
-
-
-def check_args(address: str, args: Sequence[Any], required: str, optional: str = "") -> tuple[Any, ...]:
-    """Check OSC arguments against type tags: ``required`` must all be present, ``optional`` may follow.
-
-    An ``f`` also accepts an int (some DAW scripts cannot send floats). Returns the arguments with
-    optional floats converted to float.
-
-    Raises:
-        OscRequestError: wrong count or type; the message names the address, the expected tags and what came.
-    """
-    got = "".join(_type_tag(a) for a in args)
-    expected = required + (f"[{optional}]" if optional else "")
-    ok = len(required) <= len(args) <= len(required) + len(optional)
-    for arg, want in zip(args, required + optional):
-        tag = _type_tag(arg)
-        ok = ok and (tag == want or (want == "f" and tag == "i"))
-    if not ok:
-        names = ", ".join(_OSC_TYPE_NAMES.get(t, t) for t in required + optional)
-        raise OscRequestError(request_id_of(args), f"{address} takes ,{expected} ({names}); got ,{got}")
-    return tuple(float(a) if want == "f" else a for a, want in zip(args, required + optional))
-
-
-# ----------------------------------------------------------------------------- reply builders
-
-
-def build_message(address: str, args: Sequence[tuple[str, Any]]) -> OscMessage:
-    """An OSC message from (type tag, value) pairs; explicit tags keep floats float32 and ints int32."""
-    builder = OscMessageBuilder(address)
-    for tag, value in args:
-        builder.add_arg(value, tag)
-    return builder.build()
-
-
-def pong_message() -> OscMessage:
-    return build_message(PONG, [])
-
-
-def error_message(request_id: int, message: str) -> OscMessage:
-    text = message if len(message) <= MAX_ERROR_CHARS else message[:MAX_ERROR_CHARS - 3] + "..."
-    return build_message(ERROR, [("i", int(request_id)), ("s", text)])
-
-
-def done_message(request_id: int) -> OscMessage:
-    return build_message(DONE, [("i", int(request_id))])
-
-
-def settings_message(request_id: int, values: dict[str, float]) -> OscMessage:
-    """``/eqbridge/settings ,i (s f)*``: physical values by parameter name."""
-    args: list[tuple[str, Any]] = [("i", int(request_id))]
-    for name, value in values.items():
-        args += [("s", name), ("f", float(value))]
-    return build_message(SETTINGS, args)
-
-
-def normalized_message(request_id: int, names: Sequence[str], plugin_indices: Sequence[int],
-                       norms: Sequence[float]) -> OscMessage:
-    """``/eqbridge/normalized ,i (s i f)*``: name, plugin parameter index (-1 unknown), normalized 0..1 value."""
-    args: list[tuple[str, Any]] = [("i", int(request_id))]
-    for name, index, norm in zip(names, plugin_indices, norms):
-        args += [("s", name), ("i", int(index)), ("f", float(norm))]
-    return build_message(NORMALIZED, args)
-
-
-def variant_message(request_id: int, index: int, latent_distance: float, values: dict[str, float]) -> OscMessage:
-    """``/eqbridge/variant ,iif (s f)*``: variant index, its latent distance from the match, physical values."""
-    args: list[tuple[str, Any]] = [("i", int(request_id)), ("i", int(index)), ("f", float(latent_distance))]
-    for name, value in values.items():
-        args += [("s", name), ("f", float(value))]
-    return build_message(VARIANT, args)
-
-
-def automation_message(request_id: int, lane: AutomationLane) -> OscMessage:
-    """``/eqbridge/automation ,is (f f)*``: time in seconds and normalized value per point."""
-    args: list[tuple[str, Any]] = [("i", int(request_id)), ("s", lane.name)]
-    for t, v in zip(lane.times_s, lane.values_norm):
-        args += [("f", float(t)), ("f", float(v))]
-    return build_message(AUTOMATION, args)
-
-
-def clip_missing_message(request_id: int, role: str, missing: Sequence[int]) -> OscMessage:
-    """``/eqbridge/clip/missing ,is i*``: the chunk numbers to send again (at most MAX_MISSING_LISTED)."""
-    return build_message(CLIP_MISSING, [("i", int(request_id)), ("s", role)]
-                         + [("i", int(s)) for s in list(missing)[:MAX_MISSING_LISTED]])
-
-
-def bundle(messages: Sequence[OscMessage]) -> OscBundle:
-    builder = OscBundleBuilder(IMMEDIATELY)
-    for msg in messages:
-        builder.add_content(msg)
-    return builder.build()
-
-
-def pack_bundles(messages: Sequence[OscMessage], max_bytes: int = MAX_REPLY_BUNDLE_BYTES) -> list[Packet]:
-    """Greedy packing of messages into bundles of at most ``max_bytes`` (a larger message travels alone)."""
-    packets: list[Packet] = []
-    group: list[OscMessage] = []
-    size = 16  # "#bundle\0" + time tag
-    for msg in messages:
-        need = 4 + msg.size
-        if group and size + need > max_bytes:
-            packets.append(bundle(group))
-            group, size = [], 16
-        group.append(msg)
-        size += need
-    if group:
-        packets.append(bundle(group))
-    return packets
-
-
-# ----------------------------------------------------------------------------- configuration and matching
 
 
 @dataclass(frozen=True)
@@ -216,7 +54,7 @@ class ServeConfig:
 
 
 @dataclass(frozen=True)
-class MatchResult:
+class MatchReply:
     """Everything one match answers: physical values, normalized values, automation lanes."""
 
     request_id: int
@@ -248,65 +86,33 @@ def resolve_allowed_path(request_id: int, raw: str, allowed_dirs: Sequence[Path]
     return real
 
 
-def load_audio_file(path: Path) -> tuple[np.ndarray, int]:
-    """A file's audio at its own rate, float32 mono (samples,), and that rate.
-
-    Raises:
-        AudioInputError: unreadable, empty, or NaN/inf samples.
-    """
-    from host.corpus import load_audio
-
-    try:
-        rate = int(sf.info(str(path)).samplerate)
-    except (sf.LibsndfileError, RuntimeError, OSError) as exc:
-        from host.errors import AudioInputError
-
-        raise AudioInputError(f"cannot read audio file {path.name}: {exc}") from exc
-    return load_audio(path, rate), rate
-
-
-def _frames(audio: np.ndarray) -> int:
-    return int(audio.shape[0])
-
-
-def predict_settings(config: ServeConfig, request_id: int, track: np.ndarray, reference: np.ndarray,
-                     sample_rate: int) -> tuple[dict[str, float], tuple[float, ...]]:
-    """Whole-track settings: (name -> physical value in profile order, (P,) plugin-normalized values).
-
-    ``track`` and ``reference`` are (samples,) or (samples, channels) float arrays at ``sample_rate``.
-    Raises AudioInputError (silent, too short, NaN...) and ProfileError from the model.
-    """
-    from model import predict
-
-    prediction = predict(track, reference, sample_rate, config.profile, config.checkpoint)
-    values = {name: float(prediction.values[name]) for name in config.profile.parameter_names}
-    norms = config.profile.to_norm([values[n] for n in config.profile.parameter_names])  # (P,)
-    return values, tuple(float(n) for n in norms)
+def load_pair(track_path: Path, reference_path: Path) -> tuple[np.ndarray, np.ndarray, int]:
+    """Track and reference as float32 mono, the reference resampled to the track's rate (AudioInputError)."""
+    track, reference = read_pair(track_path, reference_path)
+    return track.mono(), reference.mono_at(track.sample_rate), track.sample_rate
 
 
 def predict_automation(config: ServeConfig, track: np.ndarray, reference: np.ndarray,
                        sample_rate: int) -> tuple[AutomationLane, ...]:
-    """Automation lanes over the whole track from per-segment predictions (raises as predict_settings)."""
-    from model import predict_segments
+    """Automation lanes over the whole track from per-segment predictions (raises as the pipeline)."""
+    from model import predict_segments  # the model's public API; torch loads with the first request
 
-    duration_s = _frames(track) / sample_rate
+    duration_s = int(track.shape[0]) / sample_rate
     hop_s = max(config.automation_hop_s, duration_s / config.max_automation_segments)
     segments = predict_segments(track, reference, sample_rate, config.profile, config.checkpoint, hop_s=hop_s)
     return automation_lanes(segments.times_s, segments.values, segments.segment_s, duration_s,
                             config.profile, config.plugin_indices)
 
 
-_REFINER = None
+_REFINER: RefineProcess | None = None
 _REFINER_LOCK = threading.Lock()
 
 
-def _refiner():
+def _refiner() -> RefineProcess:
     """The server's one refinement process (engines never run on the server's threads)."""
     global _REFINER
     with _REFINER_LOCK:
         if _REFINER is None:
-            from host.refine import RefineProcess
-
             _REFINER = RefineProcess()
         return _REFINER
 
@@ -324,27 +130,17 @@ def warm_up_refiner(config: ServeConfig, sample_rate: int = 44100) -> None:
     _refiner().warm_up(config.profile.name, sample_rate)
 
 
-def refine_settings(config: ServeConfig, values: dict[str, float], track: np.ndarray, reference: np.ndarray,
-                    sample_rate: int, budget_s: float) -> tuple[dict[str, float], tuple[float, ...]]:
-    """Refine predicted settings through the real plugin for ``budget_s`` seconds (host/refine.py)."""
-    profile = config.profile
-    start = profile.values_from_dict(values)
-    result = _refiner().refine(profile.name, sample_rate, _squeeze_mono(track), _squeeze_mono(reference), budget_s,
-                               start=start)
-    refined = profile.values_dict(result.values)
-    return refined, tuple(float(n) for n in profile.to_norm(result.values))
+def match_settings(config: ServeConfig, track: np.ndarray, reference: np.ndarray, sample_rate: int,
+                   refine_s: float = 0.0) -> tuple[dict[str, float], tuple[float, ...]]:
+    """One match through the pipeline: (name -> physical value in profile order, (P,) plugin-normalized).
 
-
-def _squeeze_mono(audio: np.ndarray) -> np.ndarray:
-    a = np.asarray(audio, dtype=np.float32)
-    return a.mean(axis=1) if a.ndim == 2 else a
-
-
-def match_audio(config: ServeConfig, request_id: int, track: np.ndarray, reference: np.ndarray,
-                sample_rate: int) -> MatchResult:
-    """Settings and automation of one match (see :func:`predict_settings`, :func:`predict_automation`)."""
-    values, norms = predict_settings(config, request_id, track, reference, sample_rate)
-    return MatchResult(request_id, values, norms, predict_automation(config, track, reference, sample_rate))
+    ``track`` and ``reference`` are mono float32 at ``sample_rate``. Raises AudioInputError (silent, too
+    short, NaN...), OptionError (budget) and ProfileError / CheckpointError from the model.
+    """
+    options = MatchOptions(config.profile, config.checkpoint, refine_s=refine_s)
+    outcome = match_audio(track, reference, sample_rate, options,
+                          _refiner().refiner(config.profile.name) if refine_s > 0 else None)
+    return outcome.values_dict(), outcome.normalized()
 
 
 def settings_replies(config: ServeConfig, request_id: int, values: dict[str, float],
@@ -359,18 +155,11 @@ def automation_replies(request_id: int, lanes: Sequence[AutomationLane]) -> list
     return pack_bundles([automation_message(request_id, lane) for lane in lanes])
 
 
-def match_replies(config: ServeConfig, result: MatchResult) -> list[Packet]:
-    """The replies of a successful match, in order: a bundle of settings + normalized, bundle(s) of
-    automation (one message per parameter), then done."""
-    return ([settings_replies(config, result.request_id, result.values, result.norms)]
-            + automation_replies(result.request_id, result.lanes) + [done_message(result.request_id)])
-
-
 # ----------------------------------------------------------------------------- handlers
 
 
 class ClipStore(Protocol):
-    """Reassembles clips sent in chunks (implemented by :class:`host.osc_server.ClipAssembler`).
+    """Reassembles clips sent in chunks (implemented by :class:`host.osc.server.ClipAssembler`).
 
     Each method raises OscRequestError for a bad request.
     """
@@ -397,7 +186,7 @@ class HandlerContext:
     clips: ClipStore
     send: Callable[[ClientAddress, Packet], None]        # reply to a client
     submit: Callable[[int, Callable[[], None]], None]    # run slow work (may raise OscRequestError: busy)
-    on_match: Callable[[MatchResult], None] | None = None  # e.g. a live MIDI output
+    on_match: Callable[[MatchReply], None] | None = None  # e.g. a live MIDI output
 
 
 def _reply_error(ctx: HandlerContext, client: ClientAddress, request_id: int, message: str) -> None:
@@ -426,17 +215,17 @@ def reporting(handler: Callable[..., None]) -> Callable[..., None]:
 
 def run_match(ctx: HandlerContext, client: ClientAddress, request_id: int,
               load: Callable[[], tuple[np.ndarray, np.ndarray, int]], refine_s: float = 0.0) -> None:
-    """Worker-side body of a match: load audio, predict (and refine), write MIDI, reply; errors become replies."""
+    """Worker-side body of a match: load audio, run the pipeline, write MIDI, reply; errors become replies.
+
+    The settings are sent before the automation is computed (it is the slower part)."""
     try:
         track, reference, sample_rate = load()
-        values, norms = predict_settings(ctx.config, request_id, track, reference, sample_rate)
-        if refine_s > 0:
-            values, norms = refine_settings(ctx.config, values, track, reference, sample_rate, refine_s)
-        ctx.send(client, settings_replies(ctx.config, request_id, values, norms))  # before the slower automation
+        values, norms = match_settings(ctx.config, track, reference, sample_rate, refine_s)
+        ctx.send(client, settings_replies(ctx.config, request_id, values, norms))
         lanes = predict_automation(ctx.config, track, reference, sample_rate)
         for packet in automation_replies(request_id, lanes):
             ctx.send(client, packet)
-        result = MatchResult(request_id, values, norms, lanes)
+        result = MatchReply(request_id, values, norms, lanes)
         if ctx.config.midi_dir is not None and ctx.config.cc_map is not None:
             path = ctx.config.midi_dir / f"eqbridge-{request_id}.mid"
             write_midi_file(result.lanes, ctx.config.cc_map, path, track_name=f"eqbridge {request_id}")
@@ -459,14 +248,14 @@ def handle_ping(ctx: HandlerContext, client: ClientAddress, address: str, *args:
 @reporting
 def handle_match(ctx: HandlerContext, client: ClientAddress, address: str, *args: Any) -> None:
     request_id, track_raw, reference_raw, *refine = check_args(address, args, "iss", "f")
-    if refine and not (math.isfinite(refine[0]) and refine[0] >= 0):
-        raise OscRequestError(request_id, f"refine budget must be a finite number of seconds >= 0, got {refine[0]}")
+    refine_s = float(refine[0]) if refine else 0.0
+    MatchOptions(ctx.config.profile, ctx.config.checkpoint, refine_s=refine_s)  # OptionError before queuing
     dirs = ctx.config.allowed_dirs
     track_path = resolve_allowed_path(request_id, track_raw, dirs, "track")
     reference_path = resolve_allowed_path(request_id, reference_raw, dirs, "reference")
     ctx.submit(request_id, functools.partial(run_match, ctx, client, request_id,
-                                             functools.partial(_load_pair, track_path, reference_path),
-                                             float(refine[0]) if refine else 0.0))
+                                             functools.partial(load_pair, track_path, reference_path),
+                                             refine_s))
 
 
 @reporting
@@ -524,24 +313,15 @@ def run_explore(ctx: HandlerContext, client: ClientAddress, request_id: int,
 def handle_explore(ctx: HandlerContext, client: ClientAddress, address: str, *args: Any) -> None:
     """``/eqbridge/explore ,issif request_id track reference n radius``."""
     request_id, track_raw, reference_raw, n, radius = check_args(address, args, "issif")
-    if not 1 <= n <= MAX_EXPLORE_VARIANTS:
-        raise OscRequestError(request_id, f"n must lie in 1..{MAX_EXPLORE_VARIANTS}, got {n}")
-    if not (math.isfinite(radius) and radius > 0):
-        raise OscRequestError(request_id, f"radius must be a finite latent distance > 0, got {radius}")
+    if not 1 <= n <= EXPLORE_MAX_VARIANTS:
+        raise OscRequestError(request_id, f"n must lie in 1..{EXPLORE_MAX_VARIANTS}, got {n}")
+    if not (np.isfinite(radius) and 0 < radius <= EXPLORE_MAX_RADIUS):
+        raise OscRequestError(request_id, f"radius must be a latent distance in (0, {EXPLORE_MAX_RADIUS:g}], got {radius}")
     dirs = ctx.config.allowed_dirs
     track_path = resolve_allowed_path(request_id, track_raw, dirs, "track")
     reference_path = resolve_allowed_path(request_id, reference_raw, dirs, "reference")
     ctx.submit(request_id, functools.partial(run_explore, ctx, client, request_id,
-                                             functools.partial(_load_pair, track_path, reference_path), n, radius))
-
-
-def _load_pair(track_path: Path, reference_path: Path) -> tuple[np.ndarray, np.ndarray, int]:
-    """Track and reference as float32 mono, the reference resampled to the track's rate."""
-    from host.audio import resample
-
-    track, rate = load_audio_file(track_path)
-    reference, ref_rate = load_audio_file(reference_path)
-    return track, resample(reference, ref_rate, rate), rate
+                                             functools.partial(load_pair, track_path, reference_path), n, radius))
 
 
 @reporting

@@ -1,7 +1,7 @@
 """`eqbridge apply`: match a folder of stems to a reference through a real EQ plugin.
 
 Per stem, in this order: read, predict (or take the shared settings), scale the gains by ``amount``,
-render through the plugin (one :class:`~host.render.PluginHost` per worker process and sample rate),
+render through the plugin (one :class:`~host.plugins.render.PluginHost` per worker process and sample rate),
 write the audio, the plugin's own preset, the curve PNG, and last ``<stem>.settings.json``. A stem
 whose settings file is there, made by the same run options from the same input, with every file it
 lists present, is finished: a rerun skips it, so a killed run resumes where it stopped.
@@ -25,18 +25,18 @@ from typing import TYPE_CHECKING, Iterator, Sequence
 import numpy as np
 from tqdm import tqdm
 
-from host.atomic import atomic_path, write_json_atomic
 from host.audio import AudioClip, read_audio, write_audio_atomic
-from host.errors import ApplyOptionError, AudioInputError, EqbridgeError
-from host.profiles import PluginProfile, load_profile
+from host.errors import AudioInputError, EqbridgeError, OptionError, ProfileError
+from host.matching.pipeline import (Estimate, GainChange, MatchOptions, estimate_clips, finish)
+from model.atomic import atomic_path, write_json_atomic
+from model.profiles import PluginProfile, load_profile
 
 if TYPE_CHECKING:
-    from host.render import PluginHost
+    from host.plugins.render import PluginHost
 
 log = logging.getLogger(__name__)
 
 MODES = ("per-stem", "shared")
-AMOUNT_RANGE_PERCENT = (-200.0, 200.0)
 AUDIO_SUFFIXES = (".wav", ".flac", ".aif", ".aiff", ".ogg", ".w64", ".caf")
 FIXED_POINT_SUBTYPES = ("PCM_S8", "PCM_U8", "PCM_16", "PCM_24", "PCM_32", "ALAC_16", "ALAC_20", "ALAC_24",
                         "ALAC_32")
@@ -57,60 +57,22 @@ class ApplyConfig:
     max_gain_db: float | None = None    # caps every band's boost and cut; None: the profile's range only
     no_clip: bool = False               # lower the output gain so the peak stays <= 0 dBFS
     checkpoint: str | None = None       # model checkpoint; None: presets/checkpoints/<plugin>.pt
-    refine_s: float = 0.0               # > 0: refine each prediction this long through the plugin (host/refine.py)
+    refine_s: float = 0.0               # > 0: refine each prediction this long through the plugin (host/matching/refine.py)
 
     def __post_init__(self) -> None:
         if self.mode not in MODES:
-            raise ApplyOptionError(f"--mode must be one of {MODES}, got {self.mode!r}")
-        lo, hi = AMOUNT_RANGE_PERCENT
-        if not (math.isfinite(self.amount_percent) and lo <= self.amount_percent <= hi):
-            raise ApplyOptionError(f"--amount must lie in [{lo:g}, {hi:g}] percent, got {self.amount_percent}")
-        if self.max_gain_db is not None and not (math.isfinite(self.max_gain_db) and self.max_gain_db >= 0):
-            raise ApplyOptionError(f"--max-gain-db must be a finite number >= 0 dB, got {self.max_gain_db}")
-        if not (math.isfinite(self.refine_s) and self.refine_s >= 0):
-            raise ApplyOptionError(f"--refine must be a finite number of seconds >= 0, got {self.refine_s}")
+            raise OptionError(f"--mode must be one of {MODES}, got {self.mode!r}")
+        self.match_options(load_profile(self.plugin))  # amount, cap and budget: checked once, by the pipeline
+
+    def match_options(self, profile: PluginProfile) -> MatchOptions:
+        return MatchOptions(profile, Path(self.checkpoint) if self.checkpoint else None, refine_s=self.refine_s,
+                            amount_percent=self.amount_percent, max_gain_db=self.max_gain_db)
 
     def run_key(self) -> dict:
         """What a finished stem's settings file must match for a rerun to skip it."""
         return {"plugin": self.plugin, "mode": self.mode, "amount_percent": float(self.amount_percent),
                 "max_gain_db": self.max_gain_db, "no_clip": self.no_clip, "refine_s": float(self.refine_s),
                 "checkpoint": str(Path(self.checkpoint).resolve()) if self.checkpoint else None}
-
-
-@dataclass(frozen=True)
-class GainChange:
-    """What happened to one *_gain_db parameter between the prediction and the plugin."""
-
-    name: str
-    predicted_db: float
-    requested_db: float       # predicted * amount / 100
-    applied_db: float         # after the --max-gain-db cap and the profile's range
-    capped_by_max_gain: bool
-    clipped_to_range: bool
-
-
-def gain_parameter_names(profile: PluginProfile) -> tuple[str, ...]:
-    return tuple(p.name for p in profile.parameters if p.name.endswith("_gain_db"))
-
-
-def scale_gains(profile: PluginProfile, values: np.ndarray, amount_percent: float,
-                max_gain_db: float | None = None) -> tuple[np.ndarray, tuple[GainChange, ...]]:
-    """Scale the predicted curve: every *_gain_db times amount/100, capped at ±max_gain_db, clipped to the profile.
-
-    Frequencies and widths are kept. Returns the new physical values (P,) and one GainChange per gain.
-    """
-    out = np.asarray(values, dtype=np.float64).copy()
-    changes = []
-    for name in gain_parameter_names(profile):
-        i = profile.parameter_names.index(name)
-        spec = profile.parameters[i]
-        requested = float(out[i]) * amount_percent / 100.0
-        capped = requested if max_gain_db is None else float(np.clip(requested, -max_gain_db, max_gain_db))
-        applied = float(spec.clip(capped))
-        out[i] = applied
-        changes.append(GainChange(name, float(values[i]), requested, applied,
-                                  capped_by_max_gain=capped != requested, clipped_to_range=applied != capped))
-    return out, tuple(changes)
 
 
 def _sha256(path: Path) -> str:
@@ -207,8 +169,6 @@ def faust_preset_source(profile: PluginProfile, normalized: dict[str, float]) ->
     Raises:
         ProfileError: a controlled parameter's slider is not found in the DSP source.
     """
-    from host.errors import ProfileError
-
     source = profile.dsp_source()
     for spec in profile.parameters:
         label = spec.plugin_name.rsplit("/", 1)[-1]
@@ -260,15 +220,6 @@ class StemResult:
     duration_s: float = 0.0     # audio seconds rendered (0 when skipped or failed)
 
 
-def _refined(host: "PluginHost", clip: AudioClip, reference: AudioClip, predicted: np.ndarray,
-             probabilities: np.ndarray, budget_s: float) -> np.ndarray:
-    """The prediction refined through the plugin for ``budget_s`` seconds (continuous values)."""
-    from host.refine import refine
-
-    return refine(host, clip.mono(), reference.mono_at(clip.sample_rate), budget_s, start=predicted,
-                  probabilities=probabilities).values
-
-
 def _output_gain_db(peak_dbfs: float, no_clip: bool) -> float:
     if no_clip and peak_dbfs > NO_CLIP_CEILING_DBFS:
         return NO_CLIP_CEILING_DBFS - peak_dbfs
@@ -286,12 +237,13 @@ class StemApplier:
     def __init__(self, config: ApplyConfig) -> None:
         self.config = config
         self.profile = load_profile(config.plugin)
+        self.options = config.match_options(self.profile)
         self._hosts: dict[int, "PluginHost"] = {}
         self._references: dict[str, AudioClip] = {}
         self._reference_spectra: dict[tuple[str, float], np.ndarray] = {}
 
     def host(self, sample_rate: int) -> "PluginHost":
-        from host.render import PluginHost  # deferred: DawDreamer loads in the worker
+        from host.plugins.render import PluginHost  # deferred: DawDreamer loads in the worker
 
         if sample_rate not in self._hosts:
             self._hosts[sample_rate] = PluginHost(self.profile, sample_rate)
@@ -304,7 +256,7 @@ class StemApplier:
         return self._references[key]
 
     def reference_spectrum_db(self, path: Path, fmax_hz: float) -> np.ndarray:
-        from host.report import log_mel_spectrum_db
+        from host.matching.apply_report import log_mel_spectrum_db
 
         key = (str(path), fmax_hz)
         if key not in self._reference_spectra:
@@ -320,23 +272,23 @@ class StemApplier:
             return StemResult(job.stem.name, "failed", error=str(exc))
 
     def _run(self, job: StemJob) -> StemResult:
-        from host.match import predict_settings, settings_from_values
-        from host.plot import plot_eq_match
-        from host.report import log_mel_spectrum_db, shared_fmax_hz, spectrum_distance_db
+        from host.matching.apply_report import log_mel_spectrum_db, shared_fmax_hz, spectrum_distance_db
+        from host.matching.plot import plot_eq_match
+        from host.matching.refine import plugin_refiner
 
         cfg, profile = self.config, self.profile
         clip = read_audio(job.stem)
         check_stem(clip)
         reference = self.reference(job.reference)
-        if job.shared_values is not None:
-            predicted, ckpt = np.asarray(job.shared_values, dtype=np.float64), str(job.shared_checkpoint)
-        else:
-            predicted, ckpt, probs = predict_settings(clip, reference, profile, cfg.checkpoint)
-            if cfg.refine_s > 0:
-                predicted = _refined(self.host(clip.sample_rate), clip, reference, predicted, probs, cfg.refine_s)
-        values, changes = scale_gains(profile, predicted, cfg.amount_percent, cfg.max_gain_db)
         host = self.host(clip.sample_rate)
-        settings = settings_from_values(profile, values, host.parameter_indices, ckpt)
+        if job.shared_values is not None:
+            shared = np.asarray(job.shared_values, dtype=np.float64)
+            est = Estimate(shared, shared, str(job.shared_checkpoint), None)
+        else:
+            est = estimate_clips(clip, reference, self.options, plugin_refiner(host))
+        outcome = finish(est, self.options)
+        predicted, values, changes = est.values, outcome.values, outcome.gain_changes
+        settings = outcome.settings(host.parameter_indices)
         rendered = host.render(clip.data, values)                      # (channels, samples)
         raw_peak_dbfs = _dbfs(rendered)
         gain_db = _output_gain_db(raw_peak_dbfs, cfg.no_clip)
@@ -458,33 +410,33 @@ def apply_stems(reference: Path | str, stems_dir: Path | str, out_dir: Path | st
 
     Raises:
         AudioInputError: missing folder or reference, an OUTDIR that would overwrite inputs.
-        ApplyOptionError: workers < 1 (other options are checked by :class:`ApplyConfig`).
+        OptionError: workers outside 1..MAX_WORKERS (other options are checked by :class:`ApplyConfig`).
         ProfileError / PluginNotFoundError: unknown profile, missing plugin or checkpoint.
     """
     if workers < 1:
-        raise ApplyOptionError(f"--workers must be at least 1, got {workers}")
+        raise OptionError(f"--workers must be at least 1, got {workers}")
     reference, stems_dir, out_dir = Path(reference), Path(stems_dir), Path(out_dir)
     stems = list_stems(stems_dir)
     check_out_dir(stems, stems_dir, out_dir, reference)
     profile = load_profile(config.plugin)
     if not profile.is_eq:
-        raise ApplyOptionError(f"apply matches EQ (gains, --amount, --max-gain-db, EQ-curve pictures); profile "
+        raise OptionError(f"apply matches EQ (gains, --amount, --max-gain-db, EQ-curve pictures); profile "
                                f"{profile.name!r} is a {profile.effect} profile: use `eqbridge match` for it")
     ref_clip = read_audio(reference)
     check_stem(ref_clip)
     start = time.perf_counter()
     shared_values, shared_ckpt = None, None
     if config.mode == "shared":
-        from host.match import predict_settings
-
         mix = _sum_of_stems(stems)
-        values, shared_ckpt, probs = predict_settings(mix, ref_clip, profile, config.checkpoint)
+        refiner = None
         if config.refine_s > 0:
-            from host.render import PluginHost
+            from host.matching.refine import plugin_refiner
+            from host.plugins.render import PluginHost
 
-            values = _refined(PluginHost(profile, mix.sample_rate), mix, ref_clip, values, probs, config.refine_s)
-        shared_values = tuple(float(v) for v in values)
-        log.info("shared settings from the sum of %d stems: %s", len(stems), profile.values_dict(values))
+            refiner = plugin_refiner(PluginHost(profile, mix.sample_rate))
+        est = estimate_clips(mix, ref_clip, config.match_options(profile), refiner)
+        shared_values, shared_ckpt = tuple(float(v) for v in est.values), est.checkpoint
+        log.info("shared settings from the sum of %d stems: %s", len(stems), profile.values_dict(est.values))
     run_key = config.run_key() | {"reference_sha256": _sha256(reference)}
     if shared_values is not None:
         run_key["shared_values"] = list(shared_values)
@@ -527,7 +479,7 @@ def _run_jobs(todo: Sequence[StemJob], config: ApplyConfig, workers: int) -> Ite
 
 def _write_report(out_dir: Path, reference: Path, config: ApplyConfig, results: Sequence[StemResult],
                   profile: PluginProfile) -> Path:
-    from host.report import render_report, write_report
+    from host.matching.apply_report import render_report, write_report
 
     header = [f"Reference `{reference}`; plugin {profile.display_name} (`{profile.name}`); mode {config.mode}; "
               f"amount {config.amount_percent:g}%; max gain "

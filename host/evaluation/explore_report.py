@@ -3,10 +3,10 @@
 * ``efficiency``: validation MAE (normalized) and wall time against training rows, for a controller on
   the frozen encoder and for the whole network trained from scratch (``model.train.train``).
 * ``audio``: match quality of the bottlenecked controller against the plain one, by rendering their
-  predictions through the plugin on test rows (mel distance to the target y, host/metrics.py).
+  predictions through the plugin on test rows (mel distance to the target y, host/evaluation/metrics.py).
 * ``smoothness``: Spearman rank correlation between latent distance and the mel distance of the renders.
 
-Usage: ``python -m host.explore_report efficiency --data data/ds-zamcomp-speech --out out/explore``.
+Usage: ``python -m host.evaluation.explore_report efficiency --data data/ds-zamcomp-speech --out out/explore``.
 """
 
 from __future__ import annotations
@@ -48,7 +48,7 @@ def efficiency(data_dir: Path, out_dir: Path, rows: list[int], full_rows: list[i
     """
     import dataclasses
 
-    from model.checkpoint import read_payload
+    from model.payload import read_payload
     from model.config import TrainConfig
     from model.controller import Controller
     from model.controller_train import ControllerTrainConfig, EmbeddedSplit, fit_controller
@@ -94,9 +94,9 @@ def efficiency(data_dir: Path, out_dir: Path, rows: list[int], full_rows: list[i
 def audio_quality(data_dir: Path, checkpoints: dict[str, Path], n_rows: int) -> dict[str, dict]:
     """Mean mel distance (nepers) between x rendered with each system's prediction (median decoding) and the
     target y, on ``n_rows`` test rows spread over the split; plus the mean-training-setting floor."""
-    from host.metrics import mel_distance
-    from host.profiles import load_profile
-    from host.render import PluginHost
+    from host.evaluation.metrics import mel_distance
+    from model.profiles import load_profile
+    from host.plugins.render import PluginHost
     from model.checkpoint import load_checkpoint
     from model.data import SegmentDataset
     from model.decode import decode_bins
@@ -130,9 +130,9 @@ def smoothness(data_dir: Path, checkpoint: Path, n_rows: int, per_row: int, max_
     """Spearman rho between latent distance from the match and mel distance between the renders."""
     from scipy.stats import spearmanr
 
-    from host.metrics import mel_distance
-    from host.profiles import load_profile
-    from host.render import PluginHost
+    from host.evaluation.metrics import mel_distance
+    from model.profiles import load_profile
+    from host.plugins.render import PluginHost
     from model.data import SegmentDataset
     from model.latent import decode_points, latent_model, match_latent
 
@@ -186,7 +186,7 @@ def markdown(out_dir: Path) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m host.explore_report", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m host.evaluation.explore_report", description=__doc__)
     parser.add_argument("part", choices=("efficiency", "audio", "smoothness", "markdown"))
     parser.add_argument("--data", type=Path, help="dataset folder (every part but markdown)")
     parser.add_argument("--out", type=Path, default=Path("out/explore"))

@@ -15,11 +15,12 @@ from pathlib import Path
 
 import numpy as np
 
-from host.atomic import write_json_atomic
-from host.audio import read_audio, write_audio_atomic
-from host.errors import AudioInputError
-from host.match import settings_from_values
-from host.profiles import PluginProfile, load_profile
+from host.audio import write_audio_atomic
+from host.errors import OptionError
+from host.matching.pipeline import EXPLORE_MAX_RADIUS, EXPLORE_MAX_VARIANTS, read_pair, settings_from_values
+from host.plugins.render import PluginHost
+from model.atomic import atomic_path, write_json_atomic
+from model.profiles import PluginProfile, load_profile
 
 log = logging.getLogger(__name__)
 
@@ -51,7 +52,7 @@ def plot_explore(path: Path, profile: PluginProfile, center_values: np.ndarray, 
                  center: np.ndarray, points: np.ndarray, radius: float, curves: list[tuple[np.ndarray, np.ndarray]] | None,
                  sample_rate: int, title: str) -> Path:
     """Write the PNG: latent positions (left) and EQ curves or normalized settings (right)."""
-    from host.plot import plt  # matplotlib with the Agg backend
+    from host.matching.plot import plt  # matplotlib with the Agg backend
 
     fig, (ax_latent, ax_right) = plt.subplots(1, 2, figsize=(13, 5.5), constrained_layout=True)
     colors = plt.cm.viridis(np.linspace(0.0, 0.9, len(points)))
@@ -86,8 +87,6 @@ def plot_explore(path: Path, profile: PluginProfile, center_values: np.ndarray, 
     ax_right.grid(True, which="both", alpha=0.3)
     ax_right.legend(fontsize=7, ncol=2)
     ax_right.set_title(title, fontsize=9)
-    from host.atomic import atomic_path
-
     with atomic_path(path, suffix=".png") as tmp:
         fig.savefig(tmp, dpi=110, format="png")
     plt.close(fig)
@@ -100,18 +99,18 @@ def explore(track_path: Path | str, reference_path: Path | str, out_dir: Path | 
     """Render ``n`` settings within ``radius`` (latent units) of the match of a track to a reference.
 
     Raises:
-        AudioInputError: unreadable, silent or too short clips; n < 1 or radius not > 0.
-        ProfileError: the profile has no controller with a latent bottleneck.
+        AudioInputError: unreadable, silent or too short clips. OptionError: n or radius out of range.
+        CheckpointError: the profile has no controller with a latent bottleneck.
         PluginNotFoundError: the plugin is not installed.
     """
-    from model import explore_latent
-    from host.render import PluginHost
+    from model import explore_latent  # the model's public API; torch loads only here
 
-    if n < 1 or not (np.isfinite(radius) and radius > 0):
-        raise AudioInputError(f"explore needs --n >= 1 and a finite --radius > 0, got n={n}, radius={radius}")
+    if not 1 <= n <= EXPLORE_MAX_VARIANTS or not (np.isfinite(radius) and 0 < radius <= EXPLORE_MAX_RADIUS):
+        raise OptionError(f"explore needs --n in 1..{EXPLORE_MAX_VARIANTS} and a --radius in (0, {EXPLORE_MAX_RADIUS:g}], got "
+                          f"n={n}, radius={radius}")
     out = Path(out_dir)
     profile = load_profile(plugin)
-    track, reference = read_audio(track_path), read_audio(reference_path)
+    track, reference = read_pair(track_path, reference_path)
     variants = explore_latent(track.mono(), reference.mono_at(track.sample_rate), track.sample_rate, profile,
                               n=n, radius=radius, checkpoint=checkpoint, seed=seed)
     host = PluginHost(profile, track.sample_rate)

@@ -10,7 +10,7 @@ from typing import Mapping, Sequence
 import numpy as np
 import scipy.signal
 
-from host.atomic import atomic_open
+from model.atomic import atomic_open
 
 N_MELS = 64
 MEL_FMIN_HZ = 40.0

@@ -2,8 +2,8 @@
 the result with the target ``y`` (mel distance, MR-STFT distance, LUFS error).
 
 Methods: "no-op" (the input unchanged), each given set of predicted settings (method name -> (rows, P)
-physical values, in the split's manifest order), "dsp-eq-match" (:mod:`host.eqmatch`, fitted here from
-(x, ref)) and "matchering" (:mod:`host.matchering_baseline`; its output audio is compared directly).
+physical values, in the split's manifest order), "dsp-eq-match" (:mod:`host.evaluation.dsp_fit`, fitted here from
+(x, ref)) and "matchering" (:mod:`host.evaluation.matchering`; its output audio is compared directly).
 """
 
 from __future__ import annotations
@@ -18,11 +18,11 @@ from typing import Callable, Mapping
 import numpy as np
 from tqdm import tqdm
 
-from host.dataset import SPLITS, load_manifest, write_json_atomic
-from host.eqmatch import fit_eq_match
+from host.data.dataset import SPLITS, load_manifest, write_json_atomic
+from host.evaluation.dsp_fit import fit_eq_match
 from host.errors import DatasetError, ProfileError
-from host.metrics import lufs_error_db, mel_distance, mrstft_distance
-from host.profiles import PluginProfile, load_profile
+from host.evaluation.metrics import lufs_error_db, mel_distance, mrstft_distance
+from model.profiles import PluginProfile, load_profile
 
 log = logging.getLogger(__name__)
 
@@ -81,7 +81,7 @@ def load_split(data_dir: str | Path, split: str = "test", max_rows: int | None =
 
 
 def row_metrics(prediction: np.ndarray, target: np.ndarray, sample_rate: int) -> dict[str, float]:
-    """The three distances of one rendered prediction from its target (see :mod:`host.metrics`)."""
+    """The three distances of one rendered prediction from its target (see :mod:`host.evaluation.metrics`)."""
     return {"mel_distance": mel_distance(prediction, target, sample_rate),
             "mrstft_distance": mrstft_distance(prediction, target),
             "lufs_error_db": lufs_error_db(prediction, target, sample_rate)}
@@ -165,7 +165,7 @@ def evaluate_audio(data_dir: str | Path, predictions: Mapping[str, np.ndarray] |
     Raises:
         DatasetError, ProfileError, PluginNotFoundError, MatcheringError (see the modules named above).
     """
-    from host.render import PluginHost  # deferred: DawDreamer loads only when rendering
+    from host.plugins.render import PluginHost  # deferred: DawDreamer loads only when rendering
 
     manifest = load_manifest(Path(data_dir))
     profile = load_profile(manifest["profile"])
@@ -181,7 +181,7 @@ def evaluate_audio(data_dir: str | Path, predictions: Mapping[str, np.ndarray] |
         methods[DSP_EQ_MATCH] = lambda i: host.render(data.x[i], fit_eq_match(data.x[i], data.ref[i], sample_rate,
                                                                               profile))
     if matchering:
-        from host.matchering_baseline import matchering_match
+        from host.evaluation.matchering import matchering_match
 
         methods[MATCHERING] = lambda i: matchering_match(data.x[i], data.ref[i], sample_rate)
 

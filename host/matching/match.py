@@ -1,0 +1,75 @@
+"""`eqbridge match`: predict a real plugin's settings from a reference, render the track through it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from host.audio import write_audio_atomic
+from host.errors import AudioInputError, OptionError
+from host.matching.pipeline import MatchedSettings, MatchOptions, match_clips, read_pair
+from host.matching.refine import plugin_refiner
+from host.plugins.render import PluginHost
+from model.atomic import write_json_atomic
+from model.profiles import load_profile
+
+
+@dataclass(frozen=True)
+class MatchResult:
+    """What ``match`` wrote."""
+
+    settings: MatchedSettings
+    out_path: Path
+    settings_path: Path | None
+    plot_path: Path | None
+    peak_dbfs: float
+
+
+def match(track_path: Path | str, reference_path: Path | str, out_path: Path | str, plugin: str = "faust-peq",
+          settings_out: Path | str | None = None, plot: Path | str | None = None,
+          checkpoint: Path | str | None = None, refine_s: float = 0.0) -> MatchResult:
+    """Match a track to a reference through a real plugin; write audio, settings JSON and a curve PNG.
+
+    The output keeps the track's sample rate, channels, length and subtype (FLAC/WAV by extension).
+    ``refine_s`` > 0 refines the prediction for that many seconds through the plugin (host/matching/refine.py).
+
+    Raises:
+        AudioInputError: unreadable, silent or too short clips, or an output that would overwrite an input.
+        OptionError: a refinement budget out of range, --plot or --refine for a profile that is not an EQ.
+        ProfileError / PluginNotFoundError / CheckpointError: unknown profile, plugin not installed, no model.
+    """
+    out_path = Path(out_path)
+    for given in (track_path, reference_path):
+        if out_path.resolve() == Path(given).resolve():
+            raise AudioInputError(f"--out {out_path} would overwrite an input; choose another file")
+    profile = load_profile(plugin)
+    if plot and not profile.is_eq:
+        raise OptionError(f"--plot draws an EQ curve; profile {profile.name!r} is a {profile.effect} profile")
+    options = MatchOptions(profile, Path(checkpoint) if checkpoint else None, refine_s=refine_s)
+    track, reference = read_pair(track_path, reference_path)
+    host = PluginHost(profile, track.sample_rate)
+    outcome = match_clips(track, reference, options, plugin_refiner(host))
+    settings = outcome.settings(host.parameter_indices)
+    rendered = host.render(track.data, outcome.values)
+    subtype = track.subtype if out_path.suffix.lower() == track.path.suffix.lower() else None
+    write_audio_atomic(out_path, rendered, track.sample_rate, subtype=subtype)
+    settings_path = Path(settings_out) if settings_out else None
+    if settings_path:
+        refined = outcome.estimate.refined
+        extra = {"refine": {"budget_s": refine_s, "evaluations": refined.evaluations,
+                            "objective_start_db": refined.objective_start, "objective_db": refined.objective}
+                 } if refined else {}
+        write_json_atomic(settings_path, settings.to_json(host.identity, track=str(track_path),
+                                                          reference=str(reference_path), output=str(out_path),
+                                                          **extra))
+    plot_path = Path(plot) if plot else None
+    if plot_path:
+        from host.matching.plot import plot_eq_match  # matplotlib: imported only when a picture is asked for
+
+        plot_eq_match(plot_path, host.magnitude_response_db(outcome.values), track.sample_rate, before=track.mono(),
+                      after=rendered.mean(axis=0), reference=reference.mono(), reference_rate=reference.sample_rate,
+                      title=f"{profile.display_name}: matched to {Path(reference_path).name}")
+    peak = float(np.max(np.abs(rendered)))
+    return MatchResult(settings, out_path, settings_path, plot_path, 20 * np.log10(max(peak, 1e-12)))

@@ -1,0 +1,161 @@
+"""The eqbridge OSC protocol: argument checks and reply builders (no sockets, no handlers).
+
+Addresses are in :mod:`host.osc.addresses`; the handlers that use these checks and builders are in
+:mod:`host.osc.handlers`; the UDP server in :mod:`host.osc.server`; the client in :mod:`host.osc.client`.
+Every bad request is answered with ``/eqbridge/error ,is request_id message`` (request_id -1 when
+none could be parsed) and the server keeps serving.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Sequence, Union
+
+from pythonosc.osc_bundle import OscBundle
+from pythonosc.osc_bundle_builder import IMMEDIATELY, OscBundleBuilder
+from pythonosc.osc_message import OscMessage
+from pythonosc.osc_message_builder import OscMessageBuilder
+
+from host.errors import OscRequestError
+from host.matching.automation import AutomationLane
+from host.osc.addresses import AUTOMATION, CLIP_MISSING, DONE, ERROR, NORMALIZED, PONG, SETTINGS, VARIANT
+
+CLIP_ROLES = ("track", "reference")
+NO_REQUEST_ID = -1
+MAX_ERROR_CHARS = 900          # an error message is cut to this length so the reply stays one small datagram
+MAX_REPLY_BUNDLE_BYTES = 8192  # automation messages are packed into bundles of at most this size
+MAX_MISSING_LISTED = 256       # /clip/missing lists at most this many sequence numbers
+
+ClientAddress = tuple[str, int]
+Packet = Union[OscMessage, OscBundle]
+
+_OSC_TYPE_NAMES = {"i": "int32", "f": "float32", "s": "string", "b": "blob"}
+
+
+# ----------------------------------------------------------------------------- argument checks
+
+
+def _type_tag(value: Any) -> str:
+    if isinstance(value, bool) or value is None:
+        return "T" if value is True else ("F" if value is False else "N")
+    if isinstance(value, int):
+        return "i"
+    if isinstance(value, float):
+        return "f"
+    if isinstance(value, str):
+        return "s"
+    if isinstance(value, (bytes, bytearray)):
+        return "b"
+    return "?"
+
+
+def request_id_of(args: Sequence[Any]) -> int:
+    """The request id a reply should carry: the first argument when it is an int32, else -1."""
+    return args[0] if args and _type_tag(args[0]) == "i" else NO_REQUEST_ID
+
+
+def check_args(address: str, args: Sequence[Any], required: str, optional: str = "") -> tuple[Any, ...]:
+    """Check OSC arguments against type tags: ``required`` must all be present, ``optional`` may follow.
+
+    An ``f`` also accepts an int (some DAW scripts cannot send floats). Returns the arguments with
+    optional floats converted to float.
+
+    Raises:
+        OscRequestError: wrong count or type; the message names the address, the expected tags and what came.
+    """
+    got = "".join(_type_tag(a) for a in args)
+    expected = required + (f"[{optional}]" if optional else "")
+    ok = len(required) <= len(args) <= len(required) + len(optional)
+    for arg, want in zip(args, required + optional):
+        tag = _type_tag(arg)
+        ok = ok and (tag == want or (want == "f" and tag == "i"))
+    if not ok:
+        names = ", ".join(_OSC_TYPE_NAMES.get(t, t) for t in required + optional)
+        raise OscRequestError(request_id_of(args), f"{address} takes ,{expected} ({names}); got ,{got}")
+    return tuple(float(a) if want == "f" else a for a, want in zip(args, required + optional))
+
+
+# ----------------------------------------------------------------------------- reply builders
+
+
+def build_message(address: str, args: Sequence[tuple[str, Any]]) -> OscMessage:
+    """An OSC message from (type tag, value) pairs; explicit tags keep floats float32 and ints int32."""
+    builder = OscMessageBuilder(address)
+    for tag, value in args:
+        builder.add_arg(value, tag)
+    return builder.build()
+
+
+def pong_message() -> OscMessage:
+    return build_message(PONG, [])
+
+
+def error_message(request_id: int, message: str) -> OscMessage:
+    text = message if len(message) <= MAX_ERROR_CHARS else message[:MAX_ERROR_CHARS - 3] + "..."
+    return build_message(ERROR, [("i", int(request_id)), ("s", text)])
+
+
+def done_message(request_id: int) -> OscMessage:
+    return build_message(DONE, [("i", int(request_id))])
+
+
+def settings_message(request_id: int, values: dict[str, float]) -> OscMessage:
+    """``/eqbridge/settings ,i (s f)*``: physical values by parameter name."""
+    args: list[tuple[str, Any]] = [("i", int(request_id))]
+    for name, value in values.items():
+        args += [("s", name), ("f", float(value))]
+    return build_message(SETTINGS, args)
+
+
+def normalized_message(request_id: int, names: Sequence[str], plugin_indices: Sequence[int],
+                       norms: Sequence[float]) -> OscMessage:
+    """``/eqbridge/normalized ,i (s i f)*``: name, plugin parameter index (-1 unknown), normalized 0..1 value."""
+    args: list[tuple[str, Any]] = [("i", int(request_id))]
+    for name, index, norm in zip(names, plugin_indices, norms):
+        args += [("s", name), ("i", int(index)), ("f", float(norm))]
+    return build_message(NORMALIZED, args)
+
+
+def variant_message(request_id: int, index: int, latent_distance: float, values: dict[str, float]) -> OscMessage:
+    """``/eqbridge/variant ,iif (s f)*``: variant index, its latent distance from the match, physical values."""
+    args: list[tuple[str, Any]] = [("i", int(request_id)), ("i", int(index)), ("f", float(latent_distance))]
+    for name, value in values.items():
+        args += [("s", name), ("f", float(value))]
+    return build_message(VARIANT, args)
+
+
+def automation_message(request_id: int, lane: AutomationLane) -> OscMessage:
+    """``/eqbridge/automation ,is (f f)*``: time in seconds and normalized value per point."""
+    args: list[tuple[str, Any]] = [("i", int(request_id)), ("s", lane.name)]
+    for t, v in zip(lane.times_s, lane.values_norm):
+        args += [("f", float(t)), ("f", float(v))]
+    return build_message(AUTOMATION, args)
+
+
+def clip_missing_message(request_id: int, role: str, missing: Sequence[int]) -> OscMessage:
+    """``/eqbridge/clip/missing ,is i*``: the chunk numbers to send again (at most MAX_MISSING_LISTED)."""
+    return build_message(CLIP_MISSING, [("i", int(request_id)), ("s", role)]
+                         + [("i", int(s)) for s in list(missing)[:MAX_MISSING_LISTED]])
+
+
+def bundle(messages: Sequence[OscMessage]) -> OscBundle:
+    builder = OscBundleBuilder(IMMEDIATELY)
+    for msg in messages:
+        builder.add_content(msg)
+    return builder.build()
+
+
+def pack_bundles(messages: Sequence[OscMessage], max_bytes: int = MAX_REPLY_BUNDLE_BYTES) -> list[Packet]:
+    """Greedy packing of messages into bundles of at most ``max_bytes`` (a larger message travels alone)."""
+    packets: list[Packet] = []
+    group: list[OscMessage] = []
+    size = 16  # "#bundle\0" + time tag
+    for msg in messages:
+        need = 4 + msg.size
+        if group and size + need > max_bytes:
+            packets.append(bundle(group))
+            group, size = [], 16
+        group.append(msg)
+        size += need
+    if group:
+        packets.append(bundle(group))
+    return packets
