@@ -24,7 +24,7 @@ from host.data.corpus import AudioFile, list_audio_files
 from host.data.shards import DatasetConfig, ShardPlan, ShardRenderer, save_npz_atomic
 from host.errors import AudioInputError, DatasetError
 from model.atomic import write_json_atomic
-from model.profiles import N_BINS
+from model.profiles import N_BINS, load_profile
 
 if TYPE_CHECKING:
     from host.plugins.render import PluginHost

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from host import corpus, midi_music
+from host.data import corpus, midi_music
 from host.errors import AudioInputError, CorpusError
 
 # Sources whose Debian packages are installed here; wesnoth (150 MB) is left out of the build test.

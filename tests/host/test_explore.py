@@ -11,11 +11,10 @@ import soundfile as sf
 from pythonosc.osc_message import OscMessage
 from pythonosc.osc_message_builder import build_msg
 
-from host.errors import AudioInputError, CheckpointError, ProfileError
+from host.errors import AudioInputError, CheckpointError, OptionError, ProfileError
 from host.matching.explore import explore
-from host.osc.handlers import HandlerContext, ServeConfig, build_dispatcher
-from host.osc.addresses import (DONE, ERROR, VARIANT,
-                               dispatch_datagram)
+from host.osc.addresses import DONE, ERROR, VARIANT
+from host.osc.handlers import HandlerContext, ServeConfig, build_dispatcher, dispatch_datagram
 from model.profiles import PROFILES_DIR, load_profile
 from model.latent import decode_points, latent_model
 from tests.conftest import require_host
@@ -85,7 +84,7 @@ def test_explore_of_a_compressor_plots_settings_instead_of_curves(clips, tmp_pat
 
 
 def test_explore_rejects_bad_arguments_and_profiles_without_a_controller(clips, tmp_path: Path) -> None:
-    with pytest.raises(AudioInputError, match="radius"):
+    with pytest.raises(OptionError, match="radius"):
         explore(*clips, tmp_path / "x", n=3, radius=-1.0)
     with pytest.raises(CheckpointError, match="no controller to explore.*--latent-dim"):
         explore(*clips, tmp_path / "x", plugin=str(modelless_profile(tmp_path)), n=3, radius=1.0)
@@ -151,7 +150,7 @@ def test_match_takes_a_profile_with_a_controller_and_names_the_fix_for_one_witho
 
 def test_eq_only_paths_refuse_a_dynamics_profile_clearly(tmp_path):
     from host.matching.apply import ApplyConfig, apply_stems
-    from host.errors import OptionError, ProfileError
+
     from host.matching.match import match
     from host.matching.refine import refine
     from host.plugins.render import PluginHost
