@@ -11,7 +11,7 @@ import soundfile as sf
 import soxr
 
 from model.atomic import atomic_path
-from host.errors import AudioInputError
+from host.errors import AudioInputError, OptionError
 
 
 @dataclass(frozen=True)
@@ -55,7 +55,7 @@ def resample(audio: np.ndarray, from_rate: int, to_rate: int) -> np.ndarray:
 def load_mono(path: Path | str, sample_rate: int) -> np.ndarray:
     """Read a file as float32 mono (samples,) at ``sample_rate`` Hz. Raises AudioInputError as read_audio."""
     if sample_rate <= 0:
-        raise ValueError(f"sample_rate must be a positive number of Hz, got {sample_rate}")
+        raise OptionError(f"sample_rate must be a positive number of Hz, got {sample_rate}")
     return np.ascontiguousarray(read_audio(path).mono_at(sample_rate))
 
 

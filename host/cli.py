@@ -1,4 +1,8 @@
-"""The ``eqbridge`` console command: a thin argparse front over typed functions."""
+"""The ``eqbridge`` console command: a thin argparse front over typed functions.
+
+Exit codes: 0 done; 1 a user error (bad input, missing plugin or checkpoint...: one line on stderr);
+2 a usage error (argparse: unknown command or option, wrong type); 130 interrupted.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +12,9 @@ import logging
 import sys
 
 from host.errors import EqbridgeError
+
+USER_ERROR_EXIT = 1
+USAGE_ERROR_EXIT = 2  # what argparse exits with
 
 # Each name is a module in host/commands exposing register(subparsers).
 COMMAND_MODULES: tuple[str, ...] = (
@@ -43,7 +50,7 @@ def main(argv: list[str] | None = None) -> int:
         result = args.func(args)
     except EqbridgeError as exc:
         print(f"eqbridge {args.command}: error: {exc}", file=sys.stderr)
-        return 2
+        return USER_ERROR_EXIT
     except KeyboardInterrupt:
         print(f"eqbridge {args.command}: interrupted", file=sys.stderr)
         return 130

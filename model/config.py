@@ -50,19 +50,21 @@ class NetworkConfig:
 
 @dataclass(frozen=True)
 class TrainConfig:
+    """How a network is trained. The defaults are the shipped recipe (presets/checkpoints/faust-peq.toml)."""
+
     seed: int = 0  # seeds parameter init, shuffling and dropout; training is deterministic given it
-    epochs: int = 30  # passes over the training split
+    epochs: int = 50  # passes over the training split
     batch_size: int = 32  # examples per step
     lr: float = 1e-3  # Adam learning rate
-    lr_milestones: tuple[int, ...] = ()  # epochs (counted from 0) at which the learning rate is multiplied by lr_gamma
+    lr_milestones: tuple[int, ...] = (35, 45)  # epochs (counted from 0) at which the learning rate is multiplied by lr_gamma
     lr_gamma: float = 0.3  # learning-rate factor at each milestone
     weight_decay: float = 1e-5  # Adam L2 penalty
-    loss: str = "ce"  # "ce" | "ce-smooth" (Gaussian-smoothed bin targets) | "ce-ev" (CE + expected-bin L1)
+    loss: str = "ce-smooth"  # "ce" | "ce-smooth" (Gaussian-smoothed bin targets) | "ce-ev" (CE + expected-bin L1)
     label_sigma_bins: float = 1.0  # "ce-smooth": std of the Gaussian target around the true bin
     ev_weight: float = 0.1  # "ce-ev": weight of the L1 between expected and true bin, in bins
     max_train_rows: int | None = None  # use only the first N training rows (quick runs); None: all
-    patience: int | None = None  # stop after this many epochs without validation improvement
-    threads: int = 1  # torch CPU threads while training (1 is fastest when the cores are shared)
+    patience: int | None = 10  # stop after this many epochs without validation improvement
+    threads: int = 2  # torch CPU threads while training (1 is faster when other work shares the cores)
     network: NetworkConfig = field(default_factory=NetworkConfig)  # the architecture and its sizes
 
     def __post_init__(self) -> None:

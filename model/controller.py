@@ -17,6 +17,7 @@ import torch
 from torch import nn
 
 from model.config import NetworkConfig
+from model.errors import CheckpointError, ConfigError
 from model.network import Encoder
 
 MAX_LATENT_DIM = 8
@@ -32,7 +33,7 @@ class Controller(nn.Module):
     def __init__(self, cfg: NetworkConfig) -> None:
         super().__init__()
         if not 0 <= cfg.latent_dim <= MAX_LATENT_DIM:
-            raise ValueError(f"latent_dim must lie in 0..{MAX_LATENT_DIM} (0: no bottleneck), got {cfg.latent_dim}")
+            raise ConfigError(f"latent_dim must lie in 0..{MAX_LATENT_DIM} (0: no bottleneck), got {cfg.latent_dim}")
         self.cfg = cfg
         self.compare = nn.Conv1d(2, 1, cfg.compare_kernel, padding=cfg.compare_kernel // 2)
         out = cfg.n_params * cfg.n_bins
@@ -59,7 +60,7 @@ class Controller(nn.Module):
                reference_embedding: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """(B, F) each -> posterior (mu (B, Z), log variance (B, Z)). Raises ValueError without a bottleneck."""
         if self.latent_dim == 0:
-            raise ValueError("this controller has no latent bottleneck (latent_dim 0)")
+            raise CheckpointError("this controller has no latent bottleneck (latent_dim 0)")
         stats = self.to_latent(self.compared(track_embedding, reference_embedding))  # (B, 2Z)
         mu, logvar = stats.chunk(2, dim=-1)  # (B, Z) each
         return mu, logvar.clamp(-10.0, 10.0)

@@ -22,7 +22,7 @@ from torch import nn
 from model.errors import ConfigError, DatasetError
 from model.profiles import N_BINS, PRESETS_DIR, load_profile
 from model.checkpoint import checkpoint_payload
-from model.payload import save_atomic
+from model.payload import check_writable, save_atomic
 from model.config import TrainConfig
 from model.controller import MAX_LATENT_DIM, Controller
 from model.data import SegmentDataset, read_manifest
@@ -140,7 +140,8 @@ def fit_controller(train: EmbeddedSplit, val: EmbeddedSplit, controller: Control
 
 def train_controller(data_dir: str | Path, out_path: str | Path | None = None,
                      config: ControllerTrainConfig = ControllerTrainConfig(),
-                     encoder_path: str | Path = DEFAULT_ENCODER, profile: str | None = None) -> Path:
+                     encoder_path: str | Path = DEFAULT_ENCODER, profile: str | None = None,
+                     force: bool = False) -> Path:
     """Train only a controller for the dataset's profile on the frozen encoder in ``encoder_path``.
 
     Args:
@@ -149,15 +150,18 @@ def train_controller(data_dir: str | Path, out_path: str | Path | None = None,
         config: training settings (``latent_dim`` > 0 adds the explorable bottleneck).
         encoder_path: the shared encoder (``presets/encoder.pt``); it is read, never written.
         profile: if given, the dataset must have been rendered for this profile.
+        force: replace ``out_path`` even when it is a shipped controller (under presets/).
 
     Raises:
         DatasetError: unreadable dataset, or a sample rate other than the encoder's.
-        CheckpointError: missing encoder. ProfileMismatchError: dataset for another profile.
+        CheckpointError: missing encoder, or a shipped ``out_path`` without ``force``.
+        ProfileMismatchError: dataset for another profile.
     """
     manifest = read_manifest(data_dir)
     prof = load_profile(profile if profile is not None else manifest.profile_name)
     manifest.check_profile(prof)
     out = Path(out_path) if out_path is not None else default_controller(prof.name)
+    check_writable(out, force)
     encoder = load_encoder(encoder_path)
     if manifest.sample_rate != encoder.sample_rate:
         raise DatasetError(f"dataset {data_dir} is at {manifest.sample_rate} Hz; the encoder {encoder_path} was "

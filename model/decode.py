@@ -12,6 +12,8 @@ from typing import Callable
 
 import torch
 
+from model.errors import ConfigError
+
 DECODERS: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {
     "argmax": lambda probs: probs.argmax(dim=-1),
     "median": lambda probs: (probs.cumsum(dim=-1) < 0.5).sum(dim=-1).clamp_max(probs.shape[-1] - 1),
@@ -22,8 +24,8 @@ def decode_bins(logits: torch.Tensor, method: str = "argmax") -> torch.Tensor:
     """(..., D) logits -> (...) int64 bins.
 
     Raises:
-        ValueError: unknown method (the message lists the known ones).
+        ConfigError: unknown method (the message lists the known ones).
     """
     if method not in DECODERS:
-        raise ValueError(f"decode method {method!r} is not one of {sorted(DECODERS)}")
+        raise ConfigError(f"decode method {method!r} is not one of {sorted(DECODERS)}")
     return DECODERS[method](torch.softmax(logits.double(), dim=-1))

@@ -29,9 +29,9 @@ class DatasetError(EqbridgeError):
     """A dataset folder is missing, inconsistent, or made for another plugin."""
 
 
-class ConfigError(EqbridgeError):
-    """A training or model configuration is unreadable or has an unknown or out-of-range setting."""
+class ConfigError(EqbridgeError, ValueError):
+    """A training, model or fit configuration is unreadable or has an unknown or out-of-range setting."""
 
 
-class OptionError(EqbridgeError):
+class OptionError(EqbridgeError, ValueError):
     """An option is out of range, names an unknown mode, or does not apply to the chosen mode."""

@@ -15,6 +15,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from model.errors import ConfigError
+
 SCALES = ("db", "linear")
 FRAMES_PER_BLOCK = 512  # STFT frames computed at a time (see MelSpectrogram.forward)
 
@@ -65,7 +67,7 @@ class MelSpectrogram(nn.Module):
         output (B, n_mels, frames) or (n_mels, frames), frames = samples // hop + 1.
 
     Raises:
-        ValueError: a setting is out of range (the message names it and the allowed range).
+        ConfigError: a setting is out of range (the message names it and the allowed range).
     """
 
     def __init__(self, config: FeatureConfig = FeatureConfig()) -> None:
@@ -73,20 +75,20 @@ class MelSpectrogram(nn.Module):
         nyquist_hz = config.sample_rate / 2.0
         fmax_hz = nyquist_hz if config.fmax_hz is None else config.fmax_hz
         if config.sample_rate <= 0:
-            raise ValueError(f"sample_rate must be positive, got {config.sample_rate}")
+            raise ConfigError(f"sample_rate must be positive, got {config.sample_rate}")
         if config.scale not in SCALES:
-            raise ValueError(f"scale {config.scale!r} is not one of {SCALES}")
+            raise ConfigError(f"scale {config.scale!r} is not one of {SCALES}")
         if not 0.0 < config.hop_ms <= config.window_ms:
-            raise ValueError(f"hop_ms must be in (0, window_ms={config.window_ms}], got {config.hop_ms}")
+            raise ConfigError(f"hop_ms must be in (0, window_ms={config.window_ms}], got {config.hop_ms}")
         if config.hop_length < 1 or config.win_length < 4:
-            raise ValueError(f"window_ms={config.window_ms} / hop_ms={config.hop_ms} give "
+            raise ConfigError(f"window_ms={config.window_ms} / hop_ms={config.hop_ms} give "
                              f"{config.win_length} / {config.hop_length} samples at {config.sample_rate} Hz; too short")
         if config.n_mels < 1:
-            raise ValueError(f"n_mels must be >= 1, got {config.n_mels}")
+            raise ConfigError(f"n_mels must be >= 1, got {config.n_mels}")
         if not 0.0 <= config.fmin_hz < fmax_hz <= nyquist_hz:
-            raise ValueError(f"need 0 <= fmin_hz ({config.fmin_hz}) < fmax_hz ({fmax_hz}) <= Nyquist ({nyquist_hz})")
+            raise ConfigError(f"need 0 <= fmin_hz ({config.fmin_hz}) < fmax_hz ({fmax_hz}) <= Nyquist ({nyquist_hz})")
         if config.amin <= 0.0:
-            raise ValueError(f"amin must be positive, got {config.amin}")
+            raise ConfigError(f"amin must be positive, got {config.amin}")
         self.config = config
         mel_fb = librosa.filters.mel(sr=config.sample_rate, n_fft=config.n_fft, n_mels=config.n_mels,
                                      fmin=config.fmin_hz, fmax=fmax_hz)  # (n_mels, n_fft // 2 + 1)

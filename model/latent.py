@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from model.errors import CheckpointError
+from model.errors import CheckpointError, OptionError
 from model.profiles import PluginProfile, load_profile
 from model.checkpoint import LoadedModel
 from model.inference import get_model, prepare_audio
@@ -70,7 +70,7 @@ def sample_points(center: np.ndarray, n: int, radius: float, seed: int = 0) -> n
     Point k lies at distance radius * (k + 1) / n, so the variants run from near the match to the edge.
     """
     if n < 1 or not (np.isfinite(radius) and radius > 0):
-        raise ValueError(f"need n >= 1 and a finite radius > 0, got n={n}, radius={radius}")
+        raise OptionError(f"need n >= 1 and a finite radius > 0, got n={n}, radius={radius}")
     rng = np.random.default_rng(seed)
     directions = rng.standard_normal((n, center.shape[0]))  # (n, Z)
     directions /= np.linalg.norm(directions, axis=1, keepdims=True)
@@ -101,7 +101,7 @@ def explore_latent(track: np.ndarray, reference: np.ndarray, sample_rate: int, p
 
     Raises:
         AudioInputError: silent, too short, NaN... CheckpointError: no bottlenecked controller for the profile.
-        ValueError: n < 1 or radius not > 0.
+        OptionError: n < 1 or radius not > 0.
     """
     prof, model = latent_model(profile, checkpoint)
     t = prepare_audio(track, sample_rate, model.sample_rate, model.segment_s, "track")

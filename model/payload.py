@@ -9,8 +9,21 @@ import torch
 
 from model.atomic import atomic_path
 from model.errors import CheckpointError
+from model.profiles import PRESETS_DIR
 
 FORMAT_VERSION = 1
+
+
+def check_writable(out_path: Path, force: bool = False) -> None:
+    """Refuse to replace a shipped file (anything under presets/) unless ``force``: a training run must not
+    silently overwrite the checkpoint or controller the product uses.
+
+    Raises:
+        CheckpointError: ``out_path`` exists inside presets/ and ``force`` is False.
+    """
+    out = Path(out_path).resolve()
+    if not force and out.exists() and out.is_relative_to(PRESETS_DIR):
+        raise CheckpointError(f"{out_path} is a shipped file; pass --force to replace it, or choose another --out")
 
 
 def save_atomic(payload: dict[str, Any], path: Path) -> None:

@@ -20,7 +20,7 @@ from tqdm import tqdm
 from model.errors import ConfigError
 from model.profiles import N_BINS, load_profile
 from model.checkpoint import checkpoint_payload
-from model.payload import read_payload, save_atomic
+from model.payload import check_writable, read_payload, save_atomic
 from model.config import TrainConfig
 from model.data import FeatureDataset, read_manifest
 from model.decode import decode_bins
@@ -85,7 +85,7 @@ def _run_epoch(network: nn.Module, loader: DataLoader, loss_fn: Any,
 
 
 def train(data_dir: str | Path, out_path: str | Path, config: TrainConfig = TrainConfig(),
-          profile: str | None = None, resume: bool = True) -> Path:
+          profile: str | None = None, resume: bool = True, force: bool = False) -> Path:
     """Train ``config.network.arch`` on ``data_dir`` and write the best checkpoint to ``out_path``.
 
     Args:
@@ -95,12 +95,15 @@ def train(data_dir: str | Path, out_path: str | Path, config: TrainConfig = Trai
         profile: if given, the dataset must have been rendered for this profile name.
         resume: continue from ``NAME.last.pt`` if it exists and matches the config (``epochs`` and
             ``patience`` may differ: resuming with more epochs trains further).
+        force: replace ``out_path`` even when it is a shipped checkpoint (under presets/).
 
     Raises:
         DatasetError: unreadable dataset. ProfileMismatchError: dataset for another profile.
         ConfigError: the ``last`` file was written with another config or dataset.
+        CheckpointError: ``out_path`` is a shipped checkpoint and ``force`` is False.
     """
     out_path = Path(out_path)
+    check_writable(out_path, force)
     manifest = read_manifest(data_dir)
     prof = load_profile(profile if profile is not None else manifest.profile_name)
     manifest.check_profile(prof)

@@ -66,7 +66,7 @@ def raw_render_rows_per_s(profile_name: str, segment_s: float, sample_rate: int,
     return rows / (time.perf_counter() - start)
 
 
-def bench_render(profile_name: str, audio_dir: Path, segment_s: float = 3.0, sample_rate: int = 44100,
+def bench_render(profile_name: str, audio_dir: Path, segment_s: float = 2.0, sample_rate: int = 44100,
                  iterations: int = 16, segments: int = 8, workers: tuple[int, ...] = (1, 2)) -> RenderBench:
     """Dataset rows/s with each worker count, next to raw DawDreamer rows/s, in one run."""
     load_profile(profile_name)

@@ -68,7 +68,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
     render = kind("render", "dataset rows/s against raw DawDreamer rendering", _render)
     render.add_argument("--audio", required=True, help="folder of recordings (a corpus or WAV/FLAC folder)")
-    render.add_argument("--segment-seconds", type=float, default=3.0)
+    render.add_argument("--segment-seconds", type=float, default=2.0, help="segment length (default 2, as shipped)")
     render.add_argument("--iterations", type=int, default=16)
     render.add_argument("--segments", type=int, default=8)
     render.add_argument("--workers", type=_workers, default=(1, 2), help="comma-separated worker counts")

@@ -5,9 +5,16 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from host.errors import OptionError
+
 
 def _run(args: argparse.Namespace) -> int:
     from model.evaluate import evaluate
+
+    if args.no_matchering and not args.audio_rows:
+        raise OptionError("--no-matchering applies to the audio-domain report: give --audio-rows N as well")
+    if args.audio_rows < 0:
+        raise OptionError(f"--audio-rows must be >= 0, got {args.audio_rows}")
 
     evaluate(args.data, args.checkpoint, args.out, split=args.split, baselines=args.baselines)
     print((Path(args.out) / "report.md").read_text())

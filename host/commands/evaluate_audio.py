@@ -36,7 +36,7 @@ def _run(args: argparse.Namespace) -> int:
     from host.evaluation.audio_eval import evaluate_audio, format_table  # loads torch (auraloss): only when run
 
     report = evaluate_audio(Path(args.data), load_predictions(args.predictions or []), split=args.split,
-                            max_rows=args.max_rows, out_dir=Path(args.out), dsp_eq_match=not args.no_dsp,
+                            max_rows=args.audio_rows, out_dir=Path(args.out), dsp_eq_match=not args.no_dsp,
                             matchering=not args.no_matchering, progress=True)
     print(format_table(report), end="")
     return 0
@@ -47,7 +47,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                                               "against no-op, a DSP EQ match and Matchering")
     p.add_argument("--data", required=True, help="dataset folder (manifest.json + shards)")
     p.add_argument("--split", default="test", choices=("train", "val", "test"))
-    p.add_argument("--max-rows", type=int, help="evaluate only the split's first N rows")
+    p.add_argument("--audio-rows", type=int, metavar="N", help="evaluate only the split's first N rows (as `evaluate --audio-rows`)")
     p.add_argument("--out", required=True, help="folder for audio_report.md and audio_report.json")
     p.add_argument("--predictions", nargs="*", metavar="NPZ",
                    help=".npz files of method name -> (rows, P) physical settings in the split's manifest order")

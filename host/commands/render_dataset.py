@@ -12,7 +12,7 @@ def _run(args: argparse.Namespace) -> int:
 
     config = DatasetConfig(profile=args.plugin, iterations=args.iterations, segments=args.segments,
                            segment_s=args.segment_seconds, sample_rate=args.sample_rate, seed=args.seed,
-                           split=parse_split(args.split), reference_from=args.reference_from,
+                           split=parse_split(args.split_shares), reference_from=args.reference_from,
                            augment=not args.no_augment,
                            kinds=tuple(k for k in args.kinds.split(",") if k) if args.kinds else ())
     summary = render_dataset(config, Path(args.audio), Path(args.out), workers=args.workers,
@@ -29,7 +29,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--out", required=True, help="output folder (a rerun resumes)")
     p.add_argument("--iterations", type=int, required=True, help="M: iterations, one shard each")
     p.add_argument("--segments", type=int, default=8, help="N: segments per iteration (rows per shard)")
-    p.add_argument("--segment-seconds", type=float, default=3.0)
+    p.add_argument("--segment-seconds", type=float, default=2.0,
+                   help="segment length (default 2, the shipped datasets' and checkpoints')")
     p.add_argument("--sample-rate", type=int, default=44100)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--workers", type=int, default=1,
@@ -38,7 +39,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="local: processes on this machine; ray: Ray tasks (pip install 'eqbridge[cluster]')")
     p.add_argument("--address", help="ray: a running cluster's address, e.g. 10.0.0.1:6379 (default: start a "
                                      "local Ray instance); --audio and --out must be on a filesystem all nodes share")
-    p.add_argument("--split", default="50/10/40", help="train/val/test shares, by source recording")
+    p.add_argument("--split-shares", default="50/10/40", help="train/val/test shares, by source recording "
+                   "(--split elsewhere names one split)")
     p.add_argument("--reference-from", choices=("same-recording", "other-recording"), default="same-recording",
                    help="take Y from another part of the same recording, or from another recording of the same kind")
     p.add_argument("--kinds", help="only recordings of these kinds, e.g. speech or music (corpus folders)")

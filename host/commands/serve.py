@@ -28,7 +28,7 @@ def _run(args: argparse.Namespace) -> int:
         allow_dirs=tuple(Path(d) for d in args.allow_dir), plugin=args.plugin,
         checkpoint=Path(args.checkpoint) if args.checkpoint else None,
         midi_dir=Path(args.midi_dir) if args.midi_dir else None, midi_port=args.midi_port,
-        workers=args.workers, automation_hop_s=args.automation_hop_seconds,
+        threads=args.threads, automation_hop_s=args.automation_hop_seconds,
         limits=ClipLimits(max_clip_s=args.max_clip_seconds, max_requests=args.max_requests,
                           ttl_s=args.clip_timeout_seconds),
     )
@@ -51,7 +51,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                                             "(needs python-rtmidi)")
     parser.add_argument("--automation-hop-seconds", type=_positive_float, default=2.0,
                         help="spacing of the per-segment predictions behind /eqbridge/automation (default 2)")
-    parser.add_argument("--workers", type=int, default=1, help="match worker threads (default 1)")
+    parser.add_argument("--threads", type=int, default=1, help="match worker threads (default 1; --workers elsewhere counts processes)")
     parser.add_argument("--max-clip-seconds", type=_positive_float, default=120.0,
                         help="longest clip accepted by clip transfer (default 120)")
     parser.add_argument("--max-requests", type=int, default=8, help="clip transfers open at once (default 8)")

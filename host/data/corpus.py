@@ -632,6 +632,6 @@ def load_audio(path: Path | str, sample_rate: int) -> np.ndarray:
 
     Raises:
         AudioInputError: the file is missing, unreadable, empty, or holds NaN/inf samples.
-        ValueError: ``sample_rate`` is not positive.
+        OptionError: ``sample_rate`` is not positive.
     """
     return load_mono(path, sample_rate)

@@ -217,11 +217,11 @@ def write_midi(spec: PieceSpec, path: Path, parts: tuple[str, ...] = PARTS) -> P
     """Write ``spec`` as a type-1 MIDI file holding only ``parts`` (one stem, or all for the mix).
 
     Raises:
-        ValueError: a part name is not one of :data:`PARTS`.
+        CorpusError: a part name is not one of :data:`PARTS`.
     """
     unknown = [p for p in parts if p not in PARTS]
     if unknown:
-        raise ValueError(f"unknown part(s) {unknown}; allowed: {list(PARTS)}")
+        raise CorpusError(f"unknown part(s) {unknown}; allowed: {list(PARTS)}")
     midi = mido.MidiFile(type=1, ticks_per_beat=TICKS_PER_BEAT)
     conductor = mido.MidiTrack()
     conductor.append(mido.MetaMessage("set_tempo", tempo=mido.bpm2tempo(spec.tempo_bpm), time=0))

@@ -30,7 +30,7 @@ class DatasetConfig:
     profile: str
     iterations: int
     segments: int                       # N segments per part and per shard
-    segment_s: float = 3.0
+    segment_s: float = 2.0              # the shipped datasets' and checkpoints' segment length
     sample_rate: int = 44100
     seed: int = 0
     split: tuple[float, float, float] = (50.0, 10.0, 40.0)
@@ -47,6 +47,8 @@ class DatasetConfig:
             raise DatasetError(f"--segment-seconds must lie in [0.1, 60], got {self.segment_s}")
         if len(self.split) != 3 or min(self.split) < 0 or sum(self.split) <= 0:
             raise DatasetError(f"--split takes three non-negative shares train/val/test, got {self.split}")
+        if not 8000 <= self.sample_rate <= 192000:
+            raise DatasetError(f"--sample-rate must lie in 8000..192000 Hz, got {self.sample_rate}")
         if self.reference_from not in ("same-recording", "other-recording"):
             raise DatasetError(f"--reference-from must be 'same-recording' or 'other-recording', "
                                f"got {self.reference_from!r}")

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import optimize, signal
 
-from host.errors import AudioInputError, ProfileError
+from host.errors import AudioInputError, ConfigError, ProfileError
 from model.profiles import Band, PluginProfile
 
 log = logging.getLogger(__name__)
@@ -46,12 +46,12 @@ class EqMatchConfig:
 
     def __post_init__(self) -> None:
         if not 0.0 < self.min_freq_hz < self.max_freq_hz:
-            raise ValueError(f"need 0 < min_freq_hz < max_freq_hz, got {self.min_freq_hz}, {self.max_freq_hz}")
+            raise ConfigError(f"need 0 < min_freq_hz < max_freq_hz, got {self.min_freq_hz}, {self.max_freq_hz}")
         if self.points_per_octave < 1 or self.smoothing_oct <= 0.0 or self.welch_segment < 256:
-            raise ValueError(f"points_per_octave >= 1, smoothing_oct > 0 and welch_segment >= 256 are required, "
+            raise ConfigError(f"points_per_octave >= 1, smoothing_oct > 0 and welch_segment >= 256 are required, "
                              f"got {self.points_per_octave}, {self.smoothing_oct}, {self.welch_segment}")
         if self.restarts < 0 or self.gain_penalty < 0.0 or self.max_evaluations < 10:
-            raise ValueError(f"restarts >= 0, gain_penalty >= 0 and max_evaluations >= 10 are required, "
+            raise ConfigError(f"restarts >= 0, gain_penalty >= 0 and max_evaluations >= 10 are required, "
                              f"got {self.restarts}, {self.gain_penalty}, {self.max_evaluations}")
 
 

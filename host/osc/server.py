@@ -315,7 +315,7 @@ class ServeOptions:
     checkpoint: Path | None = None
     midi_dir: Path | None = None
     midi_port: str | None = None
-    workers: int = 1
+    threads: int = 1                 # match worker threads
     max_queued: int = 8
     limits: ClipLimits = ClipLimits()
     automation_hop_s: float = 2.0
@@ -353,7 +353,7 @@ class RunningServer:
                                   automation_hop_s=options.automation_hop_s, midi_dir=options.midi_dir,
                                   cc_map=cc_map)
         self.clips = ClipAssembler(options.limits)
-        self.workers = MatchWorkers(options.workers, options.max_queued)
+        self.workers = MatchWorkers(options.threads, options.max_queued)
         self.server = EqbridgeOscServer((options.host, options.port), options.reply_port)
         self.context = HandlerContext(config=self.config, clips=self.clips, send=self.server.send,
                                       submit=self.workers.submit,

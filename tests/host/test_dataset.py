@@ -146,5 +146,5 @@ def test_cli_reports_errors_on_one_line(tmp_path):
     proc = subprocess.run([sys.executable, "-m", "host.cli", "render-dataset", "--plugin", "nope", "--audio",
                            str(tmp_path), "--out", str(tmp_path / "o"), "--iterations", "1"],
                           capture_output=True, text=True)
-    assert proc.returncode == 2
+    assert proc.returncode == 1
     assert proc.stderr.strip().count("\n") == 0 and "unknown plugin profile 'nope'" in proc.stderr

@@ -81,4 +81,4 @@ def test_bad_inputs_are_clear_errors(tmp_path):
 def test_cli_match_one_line_error(tmp_path):
     proc = subprocess.run([sys.executable, "-m", "host.cli", "match", str(tmp_path / "nope.wav"), str(REFERENCE),
                            "--out", str(tmp_path / "o.wav")], capture_output=True, text=True)
-    assert proc.returncode == 2 and "does not exist" in proc.stderr and proc.stderr.count("\n") == 1
+    assert proc.returncode == 1 and "does not exist" in proc.stderr and proc.stderr.count("\n") == 1

@@ -72,7 +72,7 @@ def servers(bounce_dir: Path, tmp_path_factory):
     reply.bind(("127.0.0.1", 0))
     midi_dir = tmp_path_factory.mktemp("midi")
     fixed = _launch(bounce_dir, reply.getsockname()[1], "--midi-dir", str(midi_dir))
-    own = _launch(bounce_dir, 0, "--workers", "2")
+    own = _launch(bounce_dir, 0, "--threads", "2")
     try:
         yield (Client(_wait_ready(fixed), reply), midi_dir), _wait_ready(own)
     finally:
