@@ -1,7 +1,9 @@
-"""eqbridge model side: features, network, training, evaluation and inference (never imports DawDreamer).
+"""eqbridge model side: features, network, training, evaluation and inference (never imports host/ or DawDreamer).
 
-``from model import predict`` is the one door from host/ into the model; it is resolved lazily so that
-importing a light submodule (``model.config``) does not load PyTorch.
+The public API host/ uses: the names below (``from model import predict``), resolved lazily so that
+importing the package or a light module does not load PyTorch; and the torch-free modules
+``model.profiles`` (the parameter space the model predicts and each plugin's mapping of it),
+``model.errors``, ``model.atomic`` and ``model.config``. tests/test_architecture.py checks both rules.
 """
 
 from __future__ import annotations
@@ -9,11 +11,22 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from model.controller_train import ControllerTrainConfig, train_controller
+    from model.evaluate import evaluate as evaluate_checkpoint
+    from model.evaluate import predict_split
     from model.inference import Prediction, SegmentPredictions, predict, predict_segments
     from model.latent import LatentVariants, explore_latent
+    from model.train import train as train_network
 
-_EXPORTS = {"Prediction": "inference", "SegmentPredictions": "inference", "predict": "inference",
-            "predict_segments": "inference", "explore_latent": "latent", "LatentVariants": "latent"}
+# exported name -> (module, its name there). A name must not be a submodule's: once ``model.train`` is
+# imported, the package attribute ``train`` is that module and __getattr__ is never asked.
+_EXPORTS = {"Prediction": ("inference", "Prediction"), "SegmentPredictions": ("inference", "SegmentPredictions"),
+            "predict": ("inference", "predict"), "predict_segments": ("inference", "predict_segments"),
+            "explore_latent": ("latent", "explore_latent"), "LatentVariants": ("latent", "LatentVariants"),
+            "train_network": ("train", "train"), "train_controller": ("controller_train", "train_controller"),
+            "ControllerTrainConfig": ("controller_train", "ControllerTrainConfig"),
+            "evaluate_checkpoint": ("evaluate", "evaluate"), "predict_split": ("evaluate", "predict_split")}
+PUBLIC_MODULES = ("model", "model.profiles", "model.errors", "model.atomic", "model.config")
 __all__ = sorted(_EXPORTS)
 
 
@@ -21,5 +34,6 @@ def __getattr__(name: str) -> Any:
     if name in _EXPORTS:
         import importlib
 
-        return getattr(importlib.import_module(f"model.{_EXPORTS[name]}"), name)
+        module, attr = _EXPORTS[name]
+        return getattr(importlib.import_module(f"model.{module}"), attr)
     raise AttributeError(f"module 'model' has no attribute {name!r}")

@@ -1,4 +1,8 @@
-"""Atomic file writes: write under a temporary name in the target folder, then rename."""
+"""Atomic file writes, the one implementation: write under a temporary name in the target folder, then rename.
+
+A kill leaves either the old file or the new one under the final name, never half of one; the temporary
+file is removed on any error. Torch-free: ``host/`` and ``model/`` both write through here.
+"""
 
 from __future__ import annotations
 
@@ -35,3 +39,9 @@ def write_json_atomic(path: Path | str, data: object) -> None:
     with atomic_open(path) as fh:
         json.dump(data, fh, indent=2)
         fh.write("\n")
+
+
+def write_text_atomic(path: Path | str, text: str) -> Path:
+    with atomic_open(path) as fh:
+        fh.write(text)
+    return Path(path)

@@ -20,6 +20,7 @@ from tqdm import tqdm
 
 from model.errors import DatasetError
 from model.profiles import N_BINS, PluginProfile, load_profile
+from model.atomic import write_json_atomic, write_text_atomic
 from model.checkpoint import LoadedModel, load_checkpoint
 from model.data import iter_shards, read_manifest
 from model.decode import decode_bins
@@ -162,11 +163,11 @@ def evaluate(data_dir: str | Path, checkpoint: str | Path, out_dir: str | Path, 
     floor, label = mean_setting(data_dir, profile)
     rows.append(mae_row(label, np.broadcast_to(floor, true.shape), true, profile))
     out_dir.mkdir(parents=True, exist_ok=True)
-    (out_dir / "report.md").write_text(_markdown(rows, profile, split, len(true)))
-    (out_dir / "report.json").write_text(json.dumps({
+    write_text_atomic(out_dir / "report.md", _markdown(rows, profile, split, len(true)))
+    write_json_atomic(out_dir / "report.json", {
         "profile": profile.name, "split": split, "rows": len(true), "data_dir": str(data_dir),
         "parameter_names": list(profile.parameter_names), "units": [p.unit for p in profile.parameters],
-        "systems": [asdict(r) for r in rows]}, indent=2) + "\n")
+        "systems": [asdict(r) for r in rows]})
     for r in rows:
         log.info("%-60s normalized MAE %.4f", r.system, r.mean_mae_unit)
     log.info("wrote %s", out_dir / "report.md")

@@ -89,6 +89,20 @@ def test_model_never_imports_host() -> None:
     assert not {m: d for m, d in offenders.items() if d}
 
 
+def test_host_uses_only_the_model_public_api() -> None:
+    from model import PUBLIC_MODULES
+
+    offenders = {m: sorted(i for i in deps if i.split(".")[0] == "model" and i not in PUBLIC_MODULES)
+                 for m, deps in _graph().items() if m.split(".")[0] == "host"}
+    assert not {m: d for m, d in offenders.items() if d}
+
+
+def test_no_public_name_of_model_is_shadowed_by_a_submodule() -> None:
+    import model
+
+    assert not set(model.__all__) & {m.split(".")[-1] for m in _modules() if m.startswith("model.")}
+
+
 def test_host_has_at_most_eight_modules_of_its_own() -> None:
     direct = sorted(p.name for p in (ROOT / "host").glob("*.py") if p.name != "__init__.py")
     assert len(direct) <= 8, direct

@@ -18,7 +18,7 @@ def bench_predict(profile: str, n: int = 20, duration_s: float = 10.0, sample_ra
     """
     import torch
 
-    from model.inference import predict
+    from model import predict
 
     rng = np.random.default_rng(0)
     n_samples = int(duration_s * sample_rate)

@@ -9,18 +9,18 @@ from host.errors import OptionError
 
 
 def _run(args: argparse.Namespace) -> int:
-    from model.evaluate import evaluate
+    from model import evaluate_checkpoint
 
     if args.no_matchering and not args.audio_rows:
         raise OptionError("--no-matchering applies to the audio-domain report: give --audio-rows N as well")
     if args.audio_rows < 0:
         raise OptionError(f"--audio-rows must be >= 0, got {args.audio_rows}")
 
-    evaluate(args.data, args.checkpoint, args.out, split=args.split, baselines=args.baselines)
+    evaluate_checkpoint(args.data, args.checkpoint, args.out, split=args.split, baselines=args.baselines)
     print((Path(args.out) / "report.md").read_text())
     if args.audio_rows:
         from host.evaluation.audio_eval import evaluate_audio, format_table
-        from model.evaluate import predict_split
+        from model import predict_split
 
         n = args.audio_rows
         predictions = {"model": predict_split(args.data, args.checkpoint, args.split, decode="median", max_rows=n)}

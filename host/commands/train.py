@@ -19,7 +19,7 @@ def _refuse(args: argparse.Namespace, names: tuple[str, ...], mode: str) -> None
 
 
 def _run_controller(args: argparse.Namespace) -> int:
-    from model.controller_train import ControllerTrainConfig, train_controller
+    from model import ControllerTrainConfig, train_controller
 
     _refuse(args, NETWORK_ONLY, "with --encoder (a controller on the frozen encoder)")
     changes = {k: v for k, v in (("epochs", args.epochs), ("seed", args.seed), ("latent_dim", args.latent_dim),
@@ -33,8 +33,8 @@ def _run_controller(args: argparse.Namespace) -> int:
 def _run(args: argparse.Namespace) -> int:
     if args.encoder is not None:
         return _run_controller(args)
+    from model import train_network
     from model.config import TrainConfig
-    from model.train import train
 
     _refuse(args, CONTROLLER_ONLY, "without --encoder (they shape a controller's bottleneck)")
     if args.out is None:
@@ -43,7 +43,7 @@ def _run(args: argparse.Namespace) -> int:
     changes = {k: v for k, v in (("epochs", args.epochs), ("seed", args.seed), ("loss", args.loss),
                                  ("arch", args.arch)) if v is not None}
     config = config.replace(**changes)
-    train(args.data, args.out, config, profile=args.plugin, resume=not args.restart, force=args.force)
+    train_network(args.data, args.out, config, profile=args.plugin, resume=not args.restart, force=args.force)
     return 0
 
 

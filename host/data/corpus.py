@@ -18,7 +18,6 @@ import fnmatch
 import hashlib
 import json
 import logging
-import os
 import re
 import tempfile
 import zlib
@@ -31,8 +30,9 @@ import soundfile as sf
 from tqdm import tqdm
 
 from host.data import midi_music
-from host.audio import load_mono, resample
+from host.audio import load_mono, resample, write_audio_atomic
 from host.errors import AudioInputError, CorpusError, SourcePackageMissingError
+from model.atomic import write_json_atomic
 
 log = logging.getLogger(__name__)
 
@@ -429,19 +429,6 @@ def _finish_clip(audio: np.ndarray, rate: int) -> np.ndarray:
     return mono
 
 
-def _write_flac_atomic(path: Path, mono: np.ndarray) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(path.name + ".partial")
-    sf.write(partial, mono, CORPUS_SAMPLE_RATE, subtype=OUTPUT_SUBTYPE, format="FLAC")
-    os.replace(partial, path)
-
-
-def _write_json_atomic(path: Path, payload: dict) -> None:
-    partial = path.with_name(path.name + ".partial")
-    partial.write_text(json.dumps(payload, indent=1) + "\n", encoding="utf-8")
-    os.replace(partial, path)
-
-
 def _load_previous(manifest_path: Path, seed: int) -> dict[str, ManifestEntry]:
     if not manifest_path.is_file():
         return {}
@@ -527,7 +514,7 @@ def build_corpus(out_dir: Path, sources: Iterable[str] = DEFAULT_SOURCES,
         if mono.size == 0 or float(np.max(np.abs(mono))) < SILENCE_PEAK:
             log.warning("dropping %s: the rendered audio is silent", plan.rel_path)
             continue
-        _write_flac_atomic(out_dir / plan.rel_path, mono)
+        write_audio_atomic(out_dir / plan.rel_path, mono, CORPUS_SAMPLE_RATE, subtype=OUTPUT_SUBTYPE, format="FLAC")
         entries[plan.rel_path] = ManifestEntry(
             path=plan.rel_path, source=source.source_id, kind=source.kind, group=plan.group,
             license=plan.license, copyright=plan.copyright, package=plan.package,
@@ -550,7 +537,7 @@ def _write_manifest(path: Path, entries: dict[str, ManifestEntry], seed: int) ->
         "sample_rate": CORPUS_SAMPLE_RATE,
         "files": [asdict(e) for e in entries.values()],
     }
-    _write_json_atomic(path, payload)
+    write_json_atomic(path, payload)
 
 
 # ----------------------------------------------------------------------------- loading

@@ -9,8 +9,6 @@ physical values, in the split's manifest order), "dsp-eq-match" (:mod:`host.eval
 from __future__ import annotations
 
 import logging
-import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Mapping
@@ -18,7 +16,8 @@ from typing import Callable, Mapping
 import numpy as np
 from tqdm import tqdm
 
-from host.data.dataset import SPLITS, load_manifest, write_json_atomic
+from host.data.dataset import SPLITS, load_manifest
+from model.atomic import write_json_atomic, write_text_atomic
 from host.evaluation.dsp_fit import fit_eq_match
 from host.errors import DatasetError, ProfileError
 from host.evaluation.metrics import lufs_error_db, mel_distance, mrstft_distance
@@ -130,19 +129,6 @@ def _markdown(report: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _write_text_atomic(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w") as fh:
-            fh.write(text)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def evaluate_audio(data_dir: str | Path, predictions: Mapping[str, np.ndarray] | None = None, split: str = "test",
                    max_rows: int | None = None, out_dir: str | Path | None = None, dsp_eq_match: bool = True,
                    matchering: bool = True, progress: bool = True) -> dict:
@@ -195,7 +181,7 @@ def evaluate_audio(data_dir: str | Path, predictions: Mapping[str, np.ndarray] |
     if out_dir is not None:
         out = Path(out_dir)
         write_json_atomic(out / REPORT_JSON, report)
-        _write_text_atomic(out / REPORT_MD, _markdown(report))
+        write_text_atomic(out / REPORT_MD, _markdown(report))
         log.info("wrote %s and %s", out / REPORT_MD, out / REPORT_JSON)
     return report
 

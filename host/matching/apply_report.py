@@ -10,7 +10,7 @@ from typing import Mapping, Sequence
 import numpy as np
 import scipy.signal
 
-from model.atomic import atomic_open
+from model.atomic import write_text_atomic
 
 N_MELS = 64
 MEL_FMIN_HZ = 40.0
@@ -125,6 +125,4 @@ def render_report(title: str, header: Sequence[str],
 
 
 def write_report(path: Path | str, text: str) -> Path:
-    with atomic_open(path) as fh:
-        fh.write(text)
-    return Path(path)
+    return write_text_atomic(path, text)

@@ -13,8 +13,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
-import tempfile
 import threading
 import time
 from dataclasses import dataclass
@@ -25,6 +23,7 @@ import mido
 import numpy as np
 
 from host.errors import MidiPortError, ProfileError
+from model.atomic import atomic_path
 from model.profiles import PRESETS_DIR, PluginProfile
 
 log = logging.getLogger(__name__)
@@ -162,18 +161,10 @@ def midi_file(lanes: Sequence[AutomationLane], cc_map: CcMap, track_name: str = 
 
 def write_midi_file(lanes: Sequence[AutomationLane], cc_map: CcMap, path: Path,
                     track_name: str = "eqbridge") -> Path:
-    """Write :func:`midi_file` to ``path`` atomically (a temporary name in the same folder, then os.replace)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            midi_file(lanes, cc_map, track_name).save(file=handle)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+    """Write :func:`midi_file` to ``path`` atomically."""
+    with atomic_path(path, suffix=".mid") as tmp:
+        midi_file(lanes, cc_map, track_name).save(filename=str(tmp))
+    return Path(path)
 
 
 class LiveMidiOutput:

@@ -6,7 +6,7 @@
   predictions through the plugin on test rows (mel distance to the target y, host/evaluation/metrics.py).
 * ``smoothness``: Spearman rank correlation between latent distance and the mel distance of the renders.
 
-Usage: ``python -m host.evaluation.explore_report efficiency --data data/ds-zamcomp-speech --out out/explore``.
+Usage: ``python examples/explore_report.py efficiency --data data/ds-zamcomp-speech --out out/explore``.
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ def _embedded(data_dir: Path, split: str, cache_dir: Path, encoder_path: Path):
     emb = embed_split(data_dir, split, load_encoder(encoder_path))
     seconds = time.perf_counter() - started
     cache.parent.mkdir(parents=True, exist_ok=True)
-    torch.save({"track": emb.track, "reference": emb.reference, "bins": emb.bins, "seconds": seconds}, cache)
+    save_atomic({"track": emb.track, "reference": emb.reference, "bins": emb.bins, "seconds": seconds}, cache)
     return emb, seconds
 
 
@@ -186,7 +186,7 @@ def markdown(out_dir: Path) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m host.evaluation.explore_report", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python examples/explore_report.py", description=__doc__)
     parser.add_argument("part", choices=("efficiency", "audio", "smoothness", "markdown"))
     parser.add_argument("--data", type=Path, help="dataset folder (every part but markdown)")
     parser.add_argument("--out", type=Path, default=Path("out/explore"))
@@ -220,7 +220,7 @@ def main(argv: list[str] | None = None) -> int:
         else:
             result = smoothness(args.data, next(iter(systems.values())), args.n_rows, args.per_row, args.max_radius)
     path = args.out / f"{args.part}-{args.data.name}.json"
-    path.write_text(json.dumps(result, indent=2) + "\n")
+    write_json_atomic(path, result)
     log.info("wrote %s", path)
     return 0
 
