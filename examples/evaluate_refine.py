@@ -20,7 +20,7 @@ import numpy as np
 from tqdm import tqdm
 
 from model.atomic import atomic_open, write_json_atomic
-from host.data.dataset import load_manifest
+from model.manifest import read_manifest
 from host.evaluation.dsp_fit import fit_eq_match
 from host.evaluation.audio_eval import load_split
 from host.evaluation.metrics import mel_distance
@@ -46,9 +46,9 @@ def main() -> int:
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
 
-    manifest = load_manifest(Path(args.data))
-    profile = load_profile(manifest["profile"])
-    sr = int(manifest["sample_rate"])
+    manifest = read_manifest(args.data)
+    profile = load_profile(manifest.profile_name)
+    sr = manifest.sample_rate
     host = PluginHost(profile, sr)
     data = load_split(args.data, args.split, args.rows)
     budgets = [float(b) for b in args.budgets.split(",") if b]

@@ -3,7 +3,7 @@
 The public API host/ uses: the names below (``from model import predict``), resolved lazily so that
 importing the package or a light module does not load PyTorch; and the torch-free modules
 ``model.profiles`` (the parameter space the model predicts and each plugin's mapping of it),
-``model.errors``, ``model.atomic`` and ``model.config``. tests/test_architecture.py checks both rules.
+``model.errors``, ``model.atomic``, ``model.config`` and ``model.manifest`` (the dataset manifest schema). tests/test_architecture.py checks both rules.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ _EXPORTS = {"Prediction": ("inference", "Prediction"), "SegmentPredictions": ("i
             "train_network": ("train", "train"), "train_controller": ("controller_train", "train_controller"),
             "ControllerTrainConfig": ("controller_train", "ControllerTrainConfig"),
             "evaluate_checkpoint": ("evaluate", "evaluate"), "predict_split": ("evaluate", "predict_split")}
-PUBLIC_MODULES = ("model", "model.profiles", "model.errors", "model.atomic", "model.config")
+PUBLIC_MODULES = ("model", "model.profiles", "model.errors", "model.atomic", "model.config", "model.manifest")
 __all__ = sorted(_EXPORTS)
 
 

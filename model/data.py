@@ -17,63 +17,12 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from model.errors import DatasetError, ProfileMismatchError
-from model.profiles import N_BINS, PluginProfile
+from model.errors import DatasetError
+from model.manifest import SPLITS, DatasetManifest, read_manifest
+from model.profiles import N_BINS
 
 log = logging.getLogger(__name__)
-SPLITS = ("train", "val", "test")
 REFERENCE_KINDS = ("ref", "y")  # "y": the target itself (the easy "same material" case)
-
-
-@dataclass(frozen=True)
-class Manifest:
-    """The parts of ``manifest.json`` the model side uses."""
-
-    root: Path
-    profile_name: str
-    profile_sha256: str
-    sample_rate: int
-    segment_s: float
-    segment_samples: int
-    parameter_names: tuple[str, ...]
-    shards: tuple[dict[str, Any], ...]
-
-    def shard_paths(self, split: str) -> list[Path]:
-        if split not in SPLITS:
-            raise DatasetError(f"split {split!r} is not one of {SPLITS}")
-        return [self.root / s["path"] for s in self.shards if s["split"] == split]
-
-    def check_profile(self, profile: PluginProfile) -> None:
-        """Raises ProfileMismatchError if this dataset was made for another profile."""
-        if profile.name != self.profile_name or profile.parameter_names != self.parameter_names:
-            raise ProfileMismatchError(f"dataset {self.root} was rendered for profile {self.profile_name!r} "
-                                       f"(parameters {list(self.parameter_names)}), not {profile.name!r}")
-        if profile.sha256 and self.profile_sha256 and profile.sha256 != self.profile_sha256:
-            log.warning("profile %r has changed since dataset %s was rendered (sha256 %s.. vs %s..)",
-                        profile.name, self.root, profile.sha256[:12], self.profile_sha256[:12])
-
-
-def read_manifest(data_dir: str | Path) -> Manifest:
-    """Parse ``data_dir/manifest.json``.
-
-    Raises:
-        DatasetError: the folder or manifest is missing or lacks a required key.
-    """
-    root = Path(data_dir)
-    path = root / "manifest.json"
-    try:
-        raw = json.loads(path.read_text())
-    except FileNotFoundError as exc:
-        raise DatasetError(f"no manifest.json in {root}: is it a dataset folder (eqbridge dataset --out)?") from exc
-    except (OSError, json.JSONDecodeError) as exc:
-        raise DatasetError(f"cannot read {path}: {exc}") from exc
-    try:
-        return Manifest(root=root, profile_name=raw["profile"], profile_sha256=raw.get("profile_sha256", ""),
-                        sample_rate=int(raw["sample_rate"]), segment_s=float(raw["segment_s"]),
-                        segment_samples=int(raw["segment_samples"]),
-                        parameter_names=tuple(raw["parameter_names"]), shards=tuple(raw["shards"]))
-    except (KeyError, TypeError, ValueError) as exc:
-        raise DatasetError(f"{path} lacks or has a malformed key: {exc!r}") from exc
 
 
 @dataclass(frozen=True)
@@ -157,7 +106,7 @@ class FeatureDataset(Dataset):
 
         dtype = torch.float16 if front_end.config.scale == "db" else torch.bfloat16
         manifest = read_manifest(data_dir)
-        n_rows = sum(int(s["rows"]) for s in manifest.shards if s["split"] == split)
+        n_rows = sum(s.rows for s in manifest.shards if s.split == split)
         n_rows = n_rows if max_rows is None else min(n_rows, max_rows)
         cfg = front_end.config
         # Filled in place: a list of shards plus a cat would need twice the memory.

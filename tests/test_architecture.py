@@ -123,6 +123,6 @@ def test_model_predict_never_imports_dawdreamer() -> None:
 
 
 def test_light_model_modules_load_without_torch() -> None:
-    code = ("import sys, model, model.config, model.profiles, model.errors, model.atomic\n"
+    code = ("import sys, model, model.config, model.profiles, model.errors, model.atomic, model.manifest\n"
             "print('torch' in sys.modules)")
     assert _fresh(code) == "False"

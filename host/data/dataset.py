@@ -8,7 +8,6 @@ workers, reruns and resumes all give byte-identical shards.
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
@@ -23,7 +22,7 @@ from tqdm import tqdm
 from host.data.corpus import AudioFile, list_audio_files
 from host.data.shards import DatasetConfig, ShardPlan, ShardRenderer, save_npz_atomic
 from host.errors import AudioInputError, DatasetError
-from model.atomic import write_json_atomic
+from model.manifest import MANIFEST_NAME, SPLITS, DatasetManifest, ShardEntry, read_manifest
 from model.profiles import N_BINS, load_profile
 
 if TYPE_CHECKING:
@@ -31,9 +30,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-SPLITS = ("train", "val", "test")
-MANIFEST = "manifest.json"
-FORMAT_VERSION = 1
+MANIFEST = MANIFEST_NAME
 
 
 def parse_split(text: str) -> tuple[float, float, float]:
@@ -113,40 +110,31 @@ def usable_files(audio_dir: Path, config: DatasetConfig) -> list[AudioFile]:
 
 
 def _manifest(config: DatasetConfig, plans: Sequence[ShardPlan], audio_dir: Path,
-              files: Sequence[AudioFile], host: "PluginHost") -> dict:
+              files: Sequence[AudioFile], host: "PluginHost") -> DatasetManifest:
     profile = host.profile
     group_of = {str(f.path): f.group for f in files}
-    return {
-        "format_version": FORMAT_VERSION,
-        "config": {**asdict(config), "split": list(config.split), "kinds": list(config.kinds)},
-        "profile": profile.name,
-        "profile_sha256": profile.sha256,
-        "plugin_file": host.identity.plugin_file,
-        "plugin_sha256": host.identity.plugin_sha256,
-        "plugin_version": host.identity.plugin_version,
-        "sample_rate": config.sample_rate,
-        "segment_s": config.segment_s,
-        "segment_samples": config.segment_samples,
-        "seed": config.seed,
-        "n_bins": N_BINS,
-        "parameter_names": list(profile.parameter_names),
-        "parameter_units": [p.unit for p in profile.parameters],
-        "parameter_indices": list(host.parameter_indices),
-        "audio_dir": str(audio_dir),
-        "shards": [{"path": p.path, "split": p.split, "rows": config.segments,
-                    "groups": sorted({group_of[f] for f in p.files})} for p in plans],
-    }
+    return DatasetManifest(
+        profile_name=profile.name, profile_sha256=profile.sha256, sample_rate=config.sample_rate,
+        segment_s=config.segment_s, segment_samples=config.segment_samples,
+        parameter_names=profile.parameter_names,
+        shards=tuple(ShardEntry(p.path, p.split, config.segments, tuple(sorted({group_of[f] for f in p.files})))
+                     for p in plans),
+        parameter_units=tuple(p.unit for p in profile.parameters), parameter_indices=tuple(host.parameter_indices),
+        seed=config.seed, n_bins=N_BINS,
+        config={**asdict(config), "split": list(config.split), "kinds": list(config.kinds)},
+        plugin_file=host.identity.plugin_file, plugin_sha256=host.identity.plugin_sha256,
+        plugin_version=host.identity.plugin_version, audio_dir=str(audio_dir))
 
 
-def _check_existing_manifest(path: Path, manifest: dict) -> None:
+def _check_existing_manifest(out_dir: Path, manifest: DatasetManifest) -> None:
     try:
-        old = json.loads(path.read_text())
-    except (OSError, json.JSONDecodeError) as exc:
-        raise DatasetError(f"{path} exists but cannot be read ({exc}); remove it or choose another --out") from exc
+        old = read_manifest(out_dir)
+    except DatasetError as exc:
+        raise DatasetError(f"{exc}; remove it or choose another --out") from exc
     keys = ("config", "profile_sha256", "plugin_sha256", "shards")
-    changed = [k for k in keys if old.get(k) != manifest.get(k)]
+    changed = [k for k in keys if getattr(old, k) != getattr(manifest, k)]
     if changed:
-        raise DatasetError(f"{path.parent} already holds a dataset made with different {', '.join(changed)}; "
+        raise DatasetError(f"{out_dir} already holds a dataset made with different {', '.join(changed)}; "
                            f"choose another --out or remove it")
 
 
@@ -187,11 +175,10 @@ def render_dataset(config: DatasetConfig, audio_dir: Path, out_dir: Path, worker
     host = PluginHost(config.profile, config.sample_rate)
     manifest = _manifest(config, plans, Path(audio_dir), files, host)
     out_dir = Path(out_dir)
-    manifest_path = out_dir / MANIFEST
-    if manifest_path.exists():
-        _check_existing_manifest(manifest_path, manifest)
+    if (out_dir / MANIFEST).exists():
+        _check_existing_manifest(out_dir, manifest)
     else:
-        write_json_atomic(manifest_path, manifest)
+        manifest.write(out_dir)
     todo = [p for p in plans if not (out_dir / p.path).exists()]
     if len(todo) < len(plans):
         log.info("resuming: %d of %d shards already rendered", len(plans) - len(todo), len(plans))
@@ -250,10 +237,3 @@ def _check_executor(executor: str, address: str | None) -> None:
         from host.data.ray_executor import import_ray
 
         import_ray()
-
-
-def load_manifest(data_dir: Path) -> dict:
-    path = Path(data_dir) / MANIFEST
-    if not path.exists():
-        raise DatasetError(f"{data_dir} is not a dataset: {MANIFEST} is missing (make one with eqbridge render-dataset)")
-    return json.loads(path.read_text())

@@ -16,7 +16,7 @@ from typing import Callable, Mapping
 import numpy as np
 from tqdm import tqdm
 
-from host.data.dataset import SPLITS, load_manifest
+from model.manifest import SPLITS, read_manifest
 from model.atomic import write_json_atomic, write_text_atomic
 from host.evaluation.dsp_fit import fit_eq_match
 from host.errors import DatasetError, ProfileError
@@ -57,14 +57,12 @@ def load_split(data_dir: str | Path, split: str = "test", max_rows: int | None =
         raise DatasetError(f"split {split!r} is not one of {SPLITS}")
     if max_rows is not None and max_rows < 1:
         raise DatasetError(f"max_rows must be at least 1, got {max_rows}")
-    root = Path(data_dir)
-    manifest = load_manifest(root)
+    manifest = read_manifest(data_dir)
     parts: dict[str, list[np.ndarray]] = {k: [] for k in ("x", "ref", "y", "params")}
     n = 0
-    for shard in (s for s in manifest["shards"] if s["split"] == split):
+    for path in manifest.shard_paths(split):
         if max_rows is not None and n >= max_rows:
             break
-        path = root / shard["path"]
         try:
             with np.load(path) as arrays:
                 for key in parts:
@@ -153,9 +151,9 @@ def evaluate_audio(data_dir: str | Path, predictions: Mapping[str, np.ndarray] |
     """
     from host.plugins.render import PluginHost  # deferred: DawDreamer loads only when rendering
 
-    manifest = load_manifest(Path(data_dir))
-    profile = load_profile(manifest["profile"])
-    sample_rate = int(manifest["sample_rate"])
+    manifest = read_manifest(data_dir)
+    profile = load_profile(manifest.profile_name)
+    sample_rate = manifest.sample_rate
     data = load_split(data_dir, split, max_rows)
     given = _checked_predictions(predictions or {}, profile, data.n_rows)
     host = PluginHost(profile, sample_rate)

@@ -284,8 +284,14 @@ def fit_curve(profile: PluginProfile, freqs_hz: np.ndarray, curve_db: np.ndarray
     upper = np.concatenate([np.ones(profile.n_params), [np.inf]])
     best: optimize.OptimizeResult | None = None
     for start in starts:
+        # tr_solver "lsmr", not "exact": where a band's gain is 0 dB (all of them at the defaults) its frequency
+        # and width have zero Jacobian columns, and the exact solver's SVD turns them into round-off singular
+        # values (~1e-16) that soak up the trust radius: the first step moved those settings by up to 0.8 of
+        # their range in directions set by rounding (which differs between CPUs). LSMR's step is the
+        # minimum-norm one: nothing along a direction the curve does not depend on.
         result = optimize.least_squares(residual, np.concatenate([start, [offset0]]), bounds=(lower, upper),
-                                        max_nfev=config.max_evaluations, x_scale=np.concatenate([np.ones(profile.n_params), [10.0]]))
+                                        max_nfev=config.max_evaluations, tr_solver="lsmr",
+                                        x_scale=np.concatenate([np.ones(profile.n_params), [10.0]]))
         if best is None or result.cost < best.cost:
             best = result
     assert best is not None

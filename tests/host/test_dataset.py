@@ -11,7 +11,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from host.data.dataset import MANIFEST, DatasetConfig, load_manifest, render_dataset
+from host.data.dataset import MANIFEST, DatasetConfig, render_dataset
+from model.manifest import read_manifest
 from host.errors import AudioInputError, DatasetError, ProfileError
 from model.profiles import load_profile
 from tests.audio import write_folder
@@ -33,14 +34,14 @@ def test_rows_re_render_bit_identically_from_stored_settings(profile_name, audio
     host = require_host(profile_name)
     config = DatasetConfig(profile=profile_name, **SMALL)
     render_dataset(config, audio_dir, tmp_path / "ds", progress=False)
-    manifest = load_manifest(tmp_path / "ds")
+    manifest = read_manifest(tmp_path / "ds")
     profile = load_profile(profile_name)
-    assert manifest["profile"] == profile_name and manifest["profile_sha256"] == profile.sha256
-    assert manifest["parameter_names"] == list(profile.parameter_names)
-    assert manifest["parameter_indices"] == list(host.parameter_indices)
-    assert sum(s["rows"] for s in manifest["shards"]) == 18
-    for shard in manifest["shards"]:
-        data = np.load(tmp_path / "ds" / shard["path"])
+    assert manifest.profile_name == profile_name and manifest.profile_sha256 == profile.sha256
+    assert manifest.parameter_names == profile.parameter_names
+    assert manifest.parameter_indices == tuple(host.parameter_indices)
+    assert sum(s.rows for s in manifest.shards) == 18
+    for shard in manifest.shards:
+        data = np.load(tmp_path / "ds" / shard.path)
         n = config.segment_samples
         for key in ("x", "ref", "y"):
             assert data[key].shape == (3, n) and data[key].dtype == np.float32
@@ -64,11 +65,11 @@ def test_reference_is_other_material_than_the_input(audio_dir, tmp_path):
 def test_splits_are_by_recording_group(audio_dir, tmp_path):
     config = DatasetConfig(profile="faust-peq", iterations=10, segments=2, segment_s=0.5, seed=1)
     render_dataset(config, audio_dir, tmp_path / "ds", progress=False)
-    shards = load_manifest(tmp_path / "ds")["shards"]
+    shards = read_manifest(tmp_path / "ds").shards
     groups = {split: set() for split in ("train", "val", "test")}
     for shard in shards:
-        groups[shard["split"]].update(shard["groups"])
-        assert shard["path"].startswith(shard["split"] + "/")
+        groups[shard.split].update(shard.groups)
+        assert shard.path.startswith(shard.split + "/")
     assert groups["train"] and groups["test"]
     assert not (groups["train"] & groups["val"]) and not (groups["train"] & groups["test"])
     assert not (groups["val"] & groups["test"])

@@ -40,12 +40,15 @@ def test_refining_never_gets_worse_and_moves_towards_the_truth(profile_name, tra
     result = refine(host, track, reference, budget_s=5.0, start=start, max_evaluations=400)
     assert result.objective <= result.objective_start
     assert result.objective < 0.5 * result.objective_start
-    # Settings are not identifiable (a 0 dB bell has any frequency), the EQ curve is: it moves towards the truth.
+    # Settings are not identifiable (a 0 dB bell has any frequency), the EQ curve is, up to its overall level:
+    # the objective aligns levels, so with enough bands (lsp-para-eq-8) the search drifts by an arbitrary
+    # near-uniform gain. The curves are compared with their mean difference removed: the shape moves to the truth.
     def curve_error(values):
         f, got = host.magnitude_response_db(values)
         _, want = host.magnitude_response_db(truth)
         band = (f > 30) & (f < 16000)
-        return np.mean(np.abs(got[band] - want[band]))
+        diff = got[band] - want[band]
+        return np.mean(np.abs(diff - np.mean(diff)))
 
     assert curve_error(result.values) < 0.5 * curve_error(start)
     assert np.all(result.values >= [p.min for p in host.profile.parameters])

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
 import pytest
 from scipy import signal
 
+from model.manifest import DatasetManifest, ShardEntry
 from model.profiles import N_BINS, load_profile
 from model.config import TrainConfig
 from model.config import NetworkConfig
@@ -49,12 +49,12 @@ def write_tiny_dataset(root: Path, rows: dict[str, int], seed: int = 0) -> Path:
         (root / split).mkdir(parents=True, exist_ok=True)
         np.savez(root / path, x=x, ref=ref, y=y, params=params, params_norm=profile.to_norm(params),
                  param_bins=bins.astype(np.int64))
-        shards.append({"path": path, "split": split, "rows": count, "groups": [split]})
-    manifest = {"profile": profile.name, "profile_sha256": profile.sha256, "plugin_file": "test",
-                "plugin_version": "test", "sample_rate": SAMPLE_RATE, "segment_s": SEGMENT_S,
-                "segment_samples": n, "seed": seed, "parameter_names": list(profile.parameter_names),
-                "parameter_indices": list(range(profile.n_params)), "shards": shards}
-    (root / "manifest.json").write_text(json.dumps(manifest))
+        shards.append(ShardEntry(path, split, count, (split,)))
+    DatasetManifest(profile_name=profile.name, profile_sha256=profile.sha256, sample_rate=SAMPLE_RATE,
+                    segment_s=SEGMENT_S, segment_samples=n, parameter_names=profile.parameter_names,
+                    shards=tuple(shards), parameter_units=tuple(p.unit for p in profile.parameters),
+                    parameter_indices=tuple(range(profile.n_params)), seed=seed, plugin_file="test",
+                    plugin_version="test").write(root)
     return root
 
 
