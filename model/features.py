@@ -103,7 +103,7 @@ class MelSpectrogram(nn.Module):
         n_frames = cfg.n_frames(waveform.shape[-1])
         # center=True framing done once by hand, so the STFT can run in blocks of frames: the complex
         # spectrogram of a long track never exists whole (memory) and each block stays in cache (faster:
-        # README, "Speed"). Frames are the same, so the output is bit-identical to one call.
+        # presets/checkpoints/REPORT.md, "Speed"). Frames are the same, so the output is bit-identical to one call.
         padded = F.pad(waveform.unsqueeze(1), (cfg.n_fft // 2, cfg.n_fft // 2), mode="reflect").squeeze(1)
         out = waveform.new_empty(waveform.shape[0], cfg.n_mels, n_frames)
         for first in range(0, n_frames, FRAMES_PER_BLOCK):
