@@ -16,6 +16,7 @@ import soundfile as sf
 from scipy import signal
 
 from host.data import midi_music
+from host.plugins.filters import BandSetting, band_sos
 
 log = logging.getLogger(__name__)
 
@@ -25,36 +26,14 @@ CLIP_DURATION_S = 8.0
 PEAK = 0.89  # -1 dBFS
 HERE = Path(__file__).resolve().parent
 
-# The reference EQ (RBJ Audio EQ Cookbook biquads): brighter and leaner than the track.
-REFERENCE_EQ: tuple[tuple[str, float, float, float], ...] = (
-    # (type, freq_hz, gain_db, q)
-    ("lowshelf", 150.0, -4.0, 0.707),
-    ("peaking", 3000.0, 3.0, 1.0),
-    ("highshelf", 6000.0, 6.0, 0.707),
+# The reference EQ (RBJ Audio EQ Cookbook biquads, host/plugins/filters.py): brighter and leaner than the track.
+# The shelves have slope S = 1 (Q 0.7071); the committed clip was made with Q 0.707 written out, so a
+# regenerated reference.flac differs from it by a few hundredths of a dB at most.
+REFERENCE_EQ: tuple[BandSetting, ...] = (
+    BandSetting("low_shelf", 150.0, -4.0),
+    BandSetting("peak", 3000.0, 3.0, width=1.0, width_unit="Q"),
+    BandSetting("high_shelf", 6000.0, 6.0),
 )
-
-
-def rbj_biquad(kind: str, freq_hz: float, gain_db: float, q: float, sample_rate: int) -> np.ndarray:
-    """One RBJ cookbook biquad as a second-order section [b0, b1, b2, 1, a1, a2]."""
-    a = 10 ** (gain_db / 40)
-    w0 = 2 * np.pi * freq_hz / sample_rate
-    alpha = np.sin(w0) / (2 * q)
-    cos_w0 = np.cos(w0)
-    if kind == "peaking":
-        b = [1 + alpha * a, -2 * cos_w0, 1 - alpha * a]
-        den = [1 + alpha / a, -2 * cos_w0, 1 - alpha / a]
-    elif kind in ("lowshelf", "highshelf"):
-        sign = 1 if kind == "lowshelf" else -1
-        root = 2 * np.sqrt(a) * alpha
-        b = [a * ((a + 1) - sign * (a - 1) * cos_w0 + root),
-             sign * 2 * a * ((a - 1) - sign * (a + 1) * cos_w0),
-             a * ((a + 1) - sign * (a - 1) * cos_w0 - root)]
-        den = [(a + 1) + sign * (a - 1) * cos_w0 + root,
-               -sign * 2 * ((a - 1) + sign * (a + 1) * cos_w0),
-               (a + 1) + sign * (a - 1) * cos_w0 - root]
-    else:
-        raise ValueError(f"unknown biquad type {kind!r}; allowed: peaking, lowshelf, highshelf")
-    return np.concatenate([np.array(b) / den[0], np.array(den) / den[0]])
 
 
 def render_excerpt(spec: midi_music.PieceSpec) -> np.ndarray:
@@ -82,7 +61,7 @@ def main() -> None:
                         drum_style="halftime", bass_program=38, keys_program=4,
                         strings_program=89, keys_arpeggio=True)
     write_clip(HERE / "track.flac", render_excerpt(track))
-    sos = np.stack([rbj_biquad(k, f, g, q, SAMPLE_RATE) for k, f, g, q in REFERENCE_EQ])
+    sos = np.stack([band_sos(band, SAMPLE_RATE) for band in REFERENCE_EQ])
     write_clip(HERE / "reference.flac", signal.sosfilt(sos, render_excerpt(reference)))
 
 

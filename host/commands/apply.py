@@ -22,8 +22,8 @@ def _run(args: argparse.Namespace) -> int:
             print(f"  {r.name:28s} FAILED: {r.error}")
             continue
         m = r.record["metrics"]
-        print(f"  {r.name:28s} {r.status:8s} mel distance {m['mel_distance_before_db']:5.2f} -> "
-              f"{m['mel_distance_after_db']:5.2f} dB, peak {m['peak_dbfs']:+6.2f} dBFS"
+        print(f"  {r.name:28s} {r.status:8s} tonal distance {m['tonal_rms_db_before']:5.2f} -> "
+              f"{m['tonal_rms_db_after']:5.2f} dB RMS, peak {m['peak_dbfs']:+6.2f} dBFS"
               + (f", output gain {m['output_gain_db']:+.2f} dB" if m["output_gain_db"] else "")
               + (f", {m['clipped_samples']} samples clipped" if m["clipped_samples"] else ""))
     c = summary.counts

@@ -27,6 +27,7 @@ from tqdm import tqdm
 
 from host.audio import AudioClip, read_audio, write_audio_atomic
 from host.errors import AudioInputError, EqbridgeError, OptionError, ProfileError
+from host.spectrum import log_mel_spectrum_db, shared_fmax_hz, tonal_rms_db
 from host.matching.pipeline import (Estimate, GainChange, MatchOptions, estimate_clips, finish)
 from model.atomic import atomic_path, write_json_atomic
 from model.profiles import PluginProfile, load_profile
@@ -44,7 +45,7 @@ SILENCE_DBFS = -80.0       # a stem whose RMS is below this is reported as silen
 MIN_STEM_S = 0.1           # shorter stems are reported as too short (the model may ask for more)
 NO_CLIP_CEILING_DBFS = -0.1  # --no-clip: the output gain brings the peak to this level
 REPORT = "report.md"
-SETTINGS_VERSION = 1
+SETTINGS_VERSION = 2  # 2: the tonal distance is named tonal_rms_db_before/after
 
 
 @dataclass(frozen=True)
@@ -256,8 +257,6 @@ class StemApplier:
         return self._references[key]
 
     def reference_spectrum_db(self, path: Path, fmax_hz: float) -> np.ndarray:
-        from host.matching.apply_report import log_mel_spectrum_db
-
         key = (str(path), fmax_hz)
         if key not in self._reference_spectra:
             ref = self.reference(path)
@@ -272,7 +271,6 @@ class StemApplier:
             return StemResult(job.stem.name, "failed", error=str(exc))
 
     def _run(self, job: StemJob) -> StemResult:
-        from host.matching.apply_report import log_mel_spectrum_db, shared_fmax_hz, spectrum_distance_db
         from host.matching.plot import plot_eq_match
         from host.matching.refine import plugin_refiner
 
@@ -310,10 +308,8 @@ class StemApplier:
         fmax_hz = shared_fmax_hz(clip.sample_rate, reference.sample_rate)
         ref_db = self.reference_spectrum_db(job.reference, fmax_hz)
         metrics = {
-            "mel_distance_before_db": spectrum_distance_db(
-                log_mel_spectrum_db(clip.mono(), clip.sample_rate, fmax_hz), ref_db),
-            "mel_distance_after_db": spectrum_distance_db(
-                log_mel_spectrum_db(after, clip.sample_rate, fmax_hz), ref_db),
+            "tonal_rms_db_before": tonal_rms_db(log_mel_spectrum_db(clip.mono(), clip.sample_rate, fmax_hz), ref_db),
+            "tonal_rms_db_after": tonal_rms_db(log_mel_spectrum_db(after, clip.sample_rate, fmax_hz), ref_db),
             "peak_dbfs": peak_dbfs, "peak_before_output_gain_dbfs": raw_peak_dbfs, "output_gain_db": gain_db,
             "clipped_samples": clipped,
         }

@@ -9,28 +9,9 @@ import matplotlib
 matplotlib.use("Agg")  # files only; no display on servers and CI
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
-import scipy.signal  # noqa: E402
 
+from host.spectrum import smoothed_spectrum_db  # noqa: E402
 from model.atomic import atomic_path  # noqa: E402
-
-
-def average_spectrum_db(audio: np.ndarray, sample_rate: int, n_fft: int = 8192) -> tuple[np.ndarray, np.ndarray]:
-    """(freqs_hz, level_db) of the Welch-averaged power spectrum of a mono clip."""
-    freqs, psd = scipy.signal.welch(audio.astype(np.float64), fs=sample_rate, nperseg=min(n_fft, len(audio)))
-    return freqs, 10.0 * np.log10(np.maximum(psd, 1e-20))
-
-
-def smoothed_spectrum_db(audio: np.ndarray, sample_rate: int, fraction: float = 6.0,
-                         points: int = 240) -> tuple[np.ndarray, np.ndarray]:
-    """Average spectrum on a log-frequency grid, 1/fraction-octave smoothed (power average per band)."""
-    freqs, level = average_spectrum_db(audio, sample_rate)
-    power = 10.0 ** (level / 10.0)
-    grid = np.geomspace(20.0, sample_rate / 2.0, points)
-    out = np.empty(points)
-    for i, f in enumerate(grid):
-        band = (freqs >= f * 2 ** (-0.5 / fraction)) & (freqs <= f * 2 ** (0.5 / fraction))
-        out[i] = np.mean(power[band]) if band.any() else np.interp(f, freqs, power)
-    return grid, 10.0 * np.log10(np.maximum(out, 1e-20))
 
 
 def plot_eq_match(path: Path | str, curve: tuple[np.ndarray, np.ndarray], sample_rate: int,

@@ -20,13 +20,12 @@ from dataclasses import dataclass
 from multiprocessing import get_context
 from typing import Callable
 
-import librosa
 import numpy as np
-import scipy.signal
 import scipy.sparse
 
 from host.errors import AudioInputError, ProfileError
 from host.plugins.render import PluginHost
+from host.spectrum import mel_filterbank, welch_psd
 from model.profiles import N_BINS, PluginProfile
 
 log = logging.getLogger(__name__)
@@ -49,7 +48,8 @@ class RefineResult:
 
 
 class TonalObjective:
-    """Mean absolute log-mel difference (dB) between the EQ'd track and the reference, levels aligned.
+    """Tonal mean absolute difference (dB): mean over 128 mel bands of |log-mel average spectrum of the EQ'd
+    track minus the reference's|, levels aligned (host.spectrum's Welch spectra).
 
     Args:
         loudness_weight: adds this times the absolute difference of mean mel levels (dB), so the
@@ -61,8 +61,7 @@ class TonalObjective:
         self.host = host
         self.loudness_weight = loudness_weight
         # (M, N_FFT/2+1); sparse float64: a dense float32 @ float64 product misses BLAS and costs 20x.
-        self._fb = scipy.sparse.csr_matrix(librosa.filters.mel(sr=sr, n_fft=N_FFT, n_mels=N_MELS, fmin=20.0)
-                                           .astype(np.float64))
+        self._fb = scipy.sparse.csr_matrix(mel_filterbank(sr, N_FFT, N_MELS, 20.0))
         self._track_psd = self._psd(track, sr, "track")
         self._ref_db = self._mel_db(self._psd(reference, sr, "reference"))
         self.evaluations = 0
@@ -73,7 +72,7 @@ class TonalObjective:
         x = x.mean(axis=0) if x.ndim == 2 else x
         if len(x) < N_FFT:
             raise AudioInputError(f"{what} is {len(x)} samples long; refinement needs at least {N_FFT}")
-        _, psd = scipy.signal.welch(x, fs=sample_rate, nperseg=N_FFT)
+        _, psd = welch_psd(x, sample_rate, N_FFT)
         if not np.any(psd > 0):
             raise AudioInputError(f"{what} is silent")
         return psd

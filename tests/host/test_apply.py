@@ -19,7 +19,7 @@ from host.matching.pipeline import gain_parameter_names, scale_gains
 from host.audio import read_audio
 from host.errors import OptionError, AudioInputError
 from model.profiles import load_profile
-from host.matching.apply_report import mel_distance_db
+from host.spectrum import tonal_rms_distance_db
 from tests.audio import synth_recording
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -118,7 +118,7 @@ def test_settings_file_records_units_plugin_checkpoint_and_metrics(main_run):
     assert record["units"]["low_freq_hz"] == "Hz"
     assert record["plugin_state"]["format"] == "faust-dsp"
     assert record["plugin_identity"]["profile"] == "faust-peq"
-    assert record["metrics"]["mel_distance_before_db"] > 0
+    assert record["metrics"]["tonal_rms_db_before"] > 0
 
 
 def test_preset_file_reproduces_the_output(main_run, faust_host):
@@ -148,7 +148,7 @@ def test_overs_reported_without_no_clip(main_run):
 def test_match_brings_a_dulled_reference_closer(main_run):
     _, out, _, _ = main_run
     metrics = json.loads((out / "ref_dull.settings.json").read_text())["metrics"]
-    assert metrics["mel_distance_after_db"] < metrics["mel_distance_before_db"] - 0.5, metrics
+    assert metrics["tonal_rms_db_after"] < metrics["tonal_rms_db_before"] - 0.5, metrics
 
 
 def test_rerun_skips_finished_stems_and_redoes_only_a_deleted_one(main_run):
@@ -258,11 +258,11 @@ def test_out_dir_that_would_overwrite_inputs_is_refused(tmp_path):
 
 def test_mel_distance_is_zero_for_the_same_clip_at_any_level_and_grows_with_eq(faust_host):
     x = synth_recording(3.0, 44100, 7)
-    assert mel_distance_db(x, 44100, 0.25 * x, 44100) == pytest.approx(0.0, abs=1e-6)
+    assert tonal_rms_distance_db(x, 44100, 0.25 * x, 44100) == pytest.approx(0.0, abs=1e-6)
     profile = faust_host.profile
     small = faust_host.render(x, profile.values_from_dict({"high_gain_db": -3.0}))
     large = faust_host.render(x, profile.values_from_dict({"high_gain_db": -9.0}))
-    assert 0.1 < mel_distance_db(small, 44100, x, 44100) < mel_distance_db(large, 44100, x, 44100)
+    assert 0.1 < tonal_rms_distance_db(small, 44100, x, 44100) < tonal_rms_distance_db(large, 44100, x, 44100)
 
 
 def test_faust_preset_source_sets_every_slider():
@@ -301,6 +301,6 @@ def test_refine_moves_each_stem_off_the_grid_and_closer_to_the_reference(tmp_pat
     values = json.loads((tmp_path / "b" / "track_mono16.settings.json").read_text())["values"]
     assert not all(np.isclose(profile.parameter(n).grid(), v, rtol=1e-4).any() for n, v in values.items())
     ref = read_audio(REFERENCE)
-    dist = {k: mel_distance_db(read_audio(tmp_path / k / "track_mono16.wav").mono(), 44100, ref.mono(),
+    dist = {k: tonal_rms_distance_db(read_audio(tmp_path / k / "track_mono16.wav").mono(), 44100, ref.mono(),
                                ref.sample_rate) for k in ("a", "b")}
     assert dist["b"] < dist["a"]

@@ -3,7 +3,8 @@
 import numpy as np
 import pytest
 
-from host.evaluation.dsp_fit import analytic_response_db, fit_eq_match, octaves_to_q, target_curve_db
+from host.evaluation.dsp_fit import fit_eq_match, target_curve_db
+from host.plugins.filters import analytic_response_db, octaves_to_q
 from host.errors import AudioInputError
 from host.evaluation.metrics import mel_distance
 from model.profiles import load_profile

@@ -12,7 +12,7 @@ import soundfile as sf
 from host.audio import read_audio
 from host.errors import AudioInputError, ProfileError
 from host.matching.match import match
-from host.matching.apply_report import mel_distance_db
+from host.spectrum import tonal_rms_distance_db
 from model.profiles import load_profile
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "audio"
@@ -38,14 +38,14 @@ def test_match_writes_audio_settings_and_curve(tmp_path):
 def test_match_moves_the_tonal_balance_towards_the_reference(tmp_path):
     """Distance of average log-mel spectra (levels aligned) to the reference drops, one-shot and refined."""
     track, ref = read_audio(TRACK), read_audio(REFERENCE)
-    before = mel_distance_db(track.mono(), track.sample_rate, ref.mono(), ref.sample_rate)
+    before = tonal_rms_distance_db(track.mono(), track.sample_rate, ref.mono(), ref.sample_rate)
     match(TRACK, REFERENCE, tmp_path / "out.wav")
     out = read_audio(tmp_path / "out.wav")
-    after = mel_distance_db(out.mono(), out.sample_rate, ref.mono(), ref.sample_rate)
+    after = tonal_rms_distance_db(out.mono(), out.sample_rate, ref.mono(), ref.sample_rate)
     assert after < before
     match(TRACK, REFERENCE, tmp_path / "refined.wav", refine_s=1.0)
     refined = read_audio(tmp_path / "refined.wav")
-    assert mel_distance_db(refined.mono(), refined.sample_rate, ref.mono(), ref.sample_rate) < after
+    assert tonal_rms_distance_db(refined.mono(), refined.sample_rate, ref.mono(), ref.sample_rate) < after
 
 
 def test_stereo_48k_track_keeps_its_layout(tmp_path):

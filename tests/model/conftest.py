@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 from scipy import signal
 
+from host.plugins.filters import BandSetting, band_sos
 from model.manifest import DatasetManifest, ShardEntry
 from model.profiles import N_BINS, load_profile
 from model.config import TrainConfig
@@ -20,14 +21,8 @@ PROFILE = "faust-peq"
 
 
 def low_shelf_sos(freq_hz: float, gain_db: float, sample_rate: int = SAMPLE_RATE) -> np.ndarray:
-    """RBJ cookbook low shelf (S=1), one second-order section."""
-    a = 10 ** (gain_db / 40)
-    w0 = 2 * np.pi * freq_hz / sample_rate
-    cos, alpha = np.cos(w0), np.sin(w0) / 2 * np.sqrt(2)
-    sq = 2 * np.sqrt(a) * alpha
-    b = [a * ((a + 1) - (a - 1) * cos + sq), 2 * a * ((a - 1) - (a + 1) * cos), a * ((a + 1) - (a - 1) * cos - sq)]
-    den = [(a + 1) + (a - 1) * cos + sq, -2 * ((a - 1) + (a + 1) * cos), (a + 1) + (a - 1) * cos - sq]
-    return np.concatenate([np.array(b) / den[0], np.array(den) / den[0]])[None]
+    """RBJ cookbook low shelf (S=1), one second-order section (1, 6)."""
+    return band_sos(BandSetting("low_shelf", freq_hz, gain_db), sample_rate)[None]
 
 
 def write_tiny_dataset(root: Path, rows: dict[str, int], seed: int = 0) -> Path:
