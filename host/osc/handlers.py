@@ -213,31 +213,46 @@ def reporting(handler: Callable[..., None]) -> Callable[..., None]:
     return wrapped
 
 
+def answering(kind: str) -> Callable[[Callable[..., None]], Callable[..., None]]:
+    """Wrap a worker-side body ``(ctx, client, request_id, ...)`` so that it answers every request: an
+    EqbridgeError becomes an ``/eqbridge/error`` reply, and so does a bug (logged with its traceback)."""
+
+    def wrap(body: Callable[..., None]) -> Callable[..., None]:
+        @functools.wraps(body)
+        def run(ctx: HandlerContext, client: ClientAddress, request_id: int, *args: Any) -> None:
+            try:
+                body(ctx, client, request_id, *args)
+            except EqbridgeError as exc:
+                _reply_error(ctx, client, request_id, str(exc))
+            except Exception as exc:  # the worker must answer every request, even on a bug
+                log.exception("%s %d failed", kind, request_id)
+                _reply_error(ctx, client, request_id, f"internal error: {exc!r}")
+
+        return run
+
+    return wrap
+
+
+@answering("match")
 def run_match(ctx: HandlerContext, client: ClientAddress, request_id: int,
               load: Callable[[], tuple[np.ndarray, np.ndarray, int]], refine_s: float = 0.0) -> None:
     """Worker-side body of a match: load audio, run the pipeline, write MIDI, reply; errors become replies.
 
     The settings are sent before the automation is computed (it is the slower part)."""
-    try:
-        track, reference, sample_rate = load()
-        values, norms = match_settings(ctx.config, track, reference, sample_rate, refine_s)
-        ctx.send(client, settings_replies(ctx.config, request_id, values, norms))
-        lanes = predict_automation(ctx.config, track, reference, sample_rate)
-        for packet in automation_replies(request_id, lanes):
-            ctx.send(client, packet)
-        result = MatchReply(request_id, values, norms, lanes)
-        if ctx.config.midi_dir is not None and ctx.config.cc_map is not None:
-            path = ctx.config.midi_dir / f"eqbridge-{request_id}.mid"
-            write_midi_file(result.lanes, ctx.config.cc_map, path, track_name=f"eqbridge {request_id}")
-            log.info("request %d: wrote %s", request_id, path)
-        ctx.send(client, done_message(request_id))
-        if ctx.on_match is not None:
-            ctx.on_match(result)
-    except EqbridgeError as exc:
-        _reply_error(ctx, client, request_id, str(exc))
-    except Exception as exc:  # the worker must answer every request, even on a bug
-        log.exception("match %d failed", request_id)
-        _reply_error(ctx, client, request_id, f"internal error: {exc!r}")
+    track, reference, sample_rate = load()
+    values, norms = match_settings(ctx.config, track, reference, sample_rate, refine_s)
+    ctx.send(client, settings_replies(ctx.config, request_id, values, norms))
+    lanes = predict_automation(ctx.config, track, reference, sample_rate)
+    for packet in automation_replies(request_id, lanes):
+        ctx.send(client, packet)
+    result = MatchReply(request_id, values, norms, lanes)
+    if ctx.config.midi_dir is not None and ctx.config.cc_map is not None:
+        path = ctx.config.midi_dir / f"eqbridge-{request_id}.mid"
+        write_midi_file(result.lanes, ctx.config.cc_map, path, track_name=f"eqbridge {request_id}")
+        log.info("request %d: wrote %s", request_id, path)
+    ctx.send(client, done_message(request_id))
+    if ctx.on_match is not None:
+        ctx.on_match(result)
 
 
 @reporting
@@ -289,24 +304,19 @@ def handle_match_clips(ctx: HandlerContext, client: ClientAddress, address: str,
                                              lambda: (track, reference, sample_rate)))
 
 
+@answering("explore")
 def run_explore(ctx: HandlerContext, client: ClientAddress, request_id: int,
                 load: Callable[[], tuple[np.ndarray, np.ndarray, int]], n: int, radius: float) -> None:
     """Worker-side body of an explore: n settings near the match, one ``/eqbridge/variant`` each, then done."""
-    try:
-        from model import explore_latent
+    from model import explore_latent
 
-        track, reference, sample_rate = load()
-        variants = explore_latent(track, reference, sample_rate, ctx.config.profile, n=n, radius=radius,
-                                  checkpoint=ctx.config.explore_checkpoint)
-        profile = ctx.config.profile
-        for k, (values, dist) in enumerate(zip(variants.values, variants.radii)):
-            ctx.send(client, variant_message(request_id, k, float(dist), profile.values_dict(profile.clip(values))))
-        ctx.send(client, done_message(request_id))
-    except EqbridgeError as exc:
-        _reply_error(ctx, client, request_id, str(exc))
-    except Exception as exc:  # the worker must answer every request, even on a bug
-        log.exception("explore %d failed", request_id)
-        _reply_error(ctx, client, request_id, f"internal error: {exc!r}")
+    track, reference, sample_rate = load()
+    variants = explore_latent(track, reference, sample_rate, ctx.config.profile, n=n, radius=radius,
+                              checkpoint=ctx.config.explore_checkpoint)
+    profile = ctx.config.profile
+    for k, (values, dist) in enumerate(zip(variants.values, variants.radii)):
+        ctx.send(client, variant_message(request_id, k, float(dist), profile.values_dict(profile.clip(values))))
+    ctx.send(client, done_message(request_id))
 
 
 @reporting
