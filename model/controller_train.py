@@ -157,6 +157,8 @@ def train_controller(data_dir: str | Path, out_path: str | Path | None = None,
         CheckpointError: missing encoder, or a shipped ``out_path`` without ``force``.
         ProfileMismatchError: dataset for another profile.
     """
+    if out_path is not None:
+        check_writable(Path(out_path), force)  # before any work
     manifest = read_manifest(data_dir)
     prof = load_profile(profile if profile is not None else manifest.profile_name)
     manifest.check_profile(prof)
