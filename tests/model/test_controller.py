@@ -14,7 +14,9 @@ from model.errors import CheckpointError, ConfigError, ProfileMismatchError
 from model.profiles import PROFILES_DIR, load_profile
 from model.checkpoint import load_checkpoint
 from model.payload import read_payload
-from model.controller_train import ControllerTrainConfig, train_controller
+from model.controller import Controller
+from model.controller_train import ControllerTrainConfig, embed_split, fit_controller, train_controller
+from model.features import MelSpectrogram
 from model.encoder_store import export_encoder, load_encoder, state_sha256
 from model.latent import decode_points, latent_model, sample_points
 
@@ -64,13 +66,27 @@ def test_training_a_controller_leaves_the_encoder_bit_identical(tiny_dataset: Pa
     assert payload["encoder"]["sha256"] == state_sha256({k: v for k, v in before.items()})
 
 
-def test_controller_checkpoint_round_trip(tiny_controller: Path) -> None:
-    a, b = load_checkpoint(tiny_controller), load_checkpoint(tiny_controller)
-    assert a.network_config.arch == "controller" and a.network_config.latent_dim == 2
-    assert a.parameter_names == load_profile("faust-peq").parameter_names
-    x, r = torch.randn(2, 22050) * 0.1, torch.randn(2, 22050) * 0.1
-    assert torch.equal(a.logits(x, r), b.logits(x, r))
-    assert a.logits(x, r).shape == (2, 10, 21)
+def test_controller_checkpoint_round_trip(tiny_dataset: Path, tiny_encoder: Path, tiny_controller: Path) -> None:
+    """The file holds the controller training ended with: the same fit, run again in memory on the same
+    frozen embeddings, and put behind the encoder, gives the loaded checkpoint's logits bit for bit."""
+    loaded = load_checkpoint(tiny_controller)
+    assert loaded.network_config.arch == "controller" and loaded.network_config.latent_dim == 2
+    assert loaded.parameter_names == load_profile("faust-peq").parameter_names
+    encoder = load_encoder(tiny_encoder)
+    torch.set_num_threads(TINY.threads)
+    train_rows, val_rows = embed_split(tiny_dataset, "train", encoder), embed_split(tiny_dataset, "val", encoder)
+    torch.manual_seed(TINY.seed)
+    controller = Controller(loaded.network_config)
+    state, _ = fit_controller(train_rows, val_rows, controller, TINY)
+    controller.load_state_dict(state)
+    controller.eval()
+    generator = torch.Generator().manual_seed(4)
+    x, r = torch.randn(2, 22050, generator=generator) * 0.1, torch.randn(2, 30000, generator=generator) * 0.1
+    front_end = MelSpectrogram(encoder.feature_config).eval()
+    with torch.inference_mode():
+        expected = controller(encoder.encoder(front_end(x)), encoder.encoder(front_end(r)))
+    assert expected.shape == (2, 10, 21)
+    assert torch.equal(loaded.logits(x, r), expected)
     with pytest.raises(ProfileMismatchError, match="faust-peq.*zameq2"):
         load_checkpoint(tiny_controller, load_profile("zameq2"))
 
