@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from model.errors import CheckpointError, ConfigError, DatasetError, ProfileMismatchError
-from model.profiles import load_profile
+from model.profiles import N_BINS, load_profile
 from model.architectures import build_network
 from model.checkpoint import checkpoint_payload, load_checkpoint
 from model.features import MelSpectrogram
@@ -122,8 +122,21 @@ def test_evaluate_writes_report_with_all_systems(tiny_dataset, tiny_checkpoint, 
     assert len(report["systems"]) == 7 and len(report["systems"][0]["mae_unit"]) == 10
     md = (tmp_path / "rep" / "report.md").read_text()
     assert "| mean training setting (floor) |" in md and "low_gain_db (dB)" in md
-    for row in rows:
-        assert all(0.0 <= m <= 1.0 for m in row.mae_unit)
+    # The report's figures are the errors of the model's argmax predictions, recomputed here from the shards.
+    profile = load_profile("faust-peq")
+    [test_shard] = sorted((tiny_dataset / "test").glob("*.npz"))
+    with np.load(test_shard) as shard:
+        true = shard["params"]
+        logits = load_checkpoint(tiny_checkpoint).logits(torch.from_numpy(shard["x"]), torch.from_numpy(shard["ref"]))
+    train_true = np.concatenate([np.load(p)["params"] for p in sorted((tiny_dataset / "train").glob("*.npz"))])
+    predicted = profile.from_bins(logits.argmax(dim=-1).numpy())
+    model_mae = np.abs(profile.to_unit(predicted) - profile.to_unit(true)).mean(axis=0)
+    np.testing.assert_allclose(rows[0].mae_unit, model_mae, rtol=1e-6)
+    unit_mean = profile.to_unit(train_true).mean(axis=0)  # the floor: mean training setting, snapped to the grid
+    floor = np.array([p.from_bin(u * (N_BINS - 1)) for p, u in zip(profile.parameters, unit_mean)])
+    np.testing.assert_allclose(rows[-1].mae_unit, np.abs(profile.to_unit(floor) - profile.to_unit(true)).mean(axis=0),
+                               rtol=1e-6)
+    assert report["systems"][0]["mae_unit"] == pytest.approx(rows[0].mae_unit)
 
 
 def test_predict_split_gives_physical_values_in_range(tiny_dataset, tiny_checkpoint) -> None:
