@@ -5,12 +5,14 @@ Set EQBRIDGE_REQUIRE_PLUGINS=1 (CI does) to turn a missing plugin into a failure
 
 from __future__ import annotations
 
+import json
 import os
+from pathlib import Path
 
 import pytest
 
 from host.errors import PluginNotFoundError
-from model.profiles import available_profiles, load_profile
+from model.profiles import PROFILES_DIR, available_profiles, load_profile
 
 PROFILES = available_profiles()
 
@@ -30,3 +32,12 @@ def require_host(name: str, sample_rate: int = 44100):
 @pytest.fixture(params=PROFILES)
 def profile_name(request) -> str:
     return request.param
+
+
+@pytest.fixture
+def modelless_profile(tmp_path: Path) -> Path:
+    """A copy of the zameq2 profile under a name that has no checkpoint and no controller."""
+    raw = json.loads((PROFILES_DIR / "zameq2.json").read_text())
+    path = tmp_path / "no-model-eq.json"
+    path.write_text(json.dumps({**raw, "name": "no-model-eq"}))
+    return path

@@ -22,7 +22,7 @@ from model.profiles import load_profile
 
 log = logging.getLogger(__name__)
 
-EXAMPLES_DIR = Path(__file__).resolve().parent.parent / "examples" / "audio"
+EXAMPLES_DIR = Path(__file__).resolve().parents[2] / "examples" / "audio"
 
 
 def make_bench_stems(folder: Path, n_stems: int, stem_s: float, sample_rate: int = 44100) -> list[Path]:

@@ -15,20 +15,12 @@ from host.errors import AudioInputError, CheckpointError, OptionError, ProfileEr
 from host.matching.explore import explore
 from host.osc.addresses import DONE, ERROR, VARIANT
 from host.osc.handlers import HandlerContext, ServeConfig, build_dispatcher, dispatch_datagram
-from model.profiles import PROFILES_DIR, load_profile
+from model.profiles import load_profile
 from model.latent import decode_points, latent_model
 from tests.conftest import require_host
-from tests.host.test_osc_protocol import CLIENT, Harness
+from tests.host.osc_harness import CLIENT, Harness
 
 SAMPLE_RATE = 44100
-
-
-def modelless_profile(folder: Path) -> Path:
-    """A copy of the zameq2 profile under a name that has no checkpoint and no controller."""
-    raw = json.loads((PROFILES_DIR / "zameq2.json").read_text())
-    path = folder / "no-model-eq.json"
-    path.write_text(json.dumps({**raw, "name": "no-model-eq"}))
-    return path
 
 
 def _noise_clip(path: Path, seed: int, tilt: float) -> Path:
@@ -75,19 +67,18 @@ def test_explore_writes_n_variants_decoded_from_points_within_the_radius(clips, 
 
 
 def test_explore_of_a_compressor_plots_settings_instead_of_curves(clips, tmp_path: Path) -> None:
-    if not Path("presets/controllers/zamcomp.pt").exists():
-        pytest.skip("no zamcomp controller trained yet")
-    require_host("zamcomp")
+    require_host("zamcomp")  # presets/controllers/zamcomp.pt ships: found from the package, in any folder
     result = explore(*clips, tmp_path / "comp", plugin="zamcomp", n=2, radius=0.5)
     assert len(result.variant_paths) == 2 and result.plot_path is not None and result.plot_path.exists()
     assert set(result.settings[0]) == set(load_profile("zamcomp").parameter_names)
 
 
-def test_explore_rejects_bad_arguments_and_profiles_without_a_controller(clips, tmp_path: Path) -> None:
+def test_explore_rejects_bad_arguments_and_profiles_without_a_controller(clips, tmp_path: Path,
+                                                                         modelless_profile: Path) -> None:
     with pytest.raises(OptionError, match="radius"):
         explore(*clips, tmp_path / "x", n=3, radius=-1.0)
     with pytest.raises(CheckpointError, match="no controller to explore.*--latent-dim"):
-        explore(*clips, tmp_path / "x", plugin=str(modelless_profile(tmp_path)), n=3, radius=1.0)
+        explore(*clips, tmp_path / "x", plugin=str(modelless_profile), n=3, radius=1.0)
 
 
 def _variant_messages(h: Harness) -> list[OscMessage]:
@@ -121,8 +112,8 @@ def test_osc_explore_rejects_bad_requests(clips, tmp_path: Path) -> None:
     assert ",issif" in errors[2][1] and "outside the allowed" in errors[3][1]
 
 
-def test_osc_explore_for_a_profile_without_a_controller_is_an_error_reply(clips, tmp_path: Path) -> None:
-    profile = load_profile(modelless_profile(tmp_path))
+def test_osc_explore_for_a_profile_without_a_controller_is_an_error_reply(clips, modelless_profile: Path) -> None:
+    profile = load_profile(modelless_profile)
     sent: list = []
     jobs: list = []
     config = ServeConfig(profile=profile, allowed_dirs=(clips[0].parent.resolve(),),
@@ -136,11 +127,12 @@ def test_osc_explore_for_a_profile_without_a_controller_is_an_error_reply(clips,
     assert sent[0].params[0] == 5 and "no controller to explore" in sent[0].params[1]
 
 
-def test_match_takes_a_profile_with_a_controller_and_names_the_fix_for_one_without(clips, tmp_path: Path) -> None:
+def test_match_takes_a_profile_with_a_controller_and_names_the_fix_for_one_without(clips, tmp_path: Path,
+                                                                                   modelless_profile: Path) -> None:
     from host.matching.match import match
 
     with pytest.raises(CheckpointError, match=r"'no-model-eq' has no model.*--encoder presets/encoder.pt"):
-        match(*clips, tmp_path / "out.wav", plugin=str(modelless_profile(tmp_path)))
+        match(*clips, tmp_path / "out.wav", plugin=str(modelless_profile))
     require_host("zamcomp")
     result = match(*clips, tmp_path / "comp.wav", plugin="zamcomp")
     assert result.settings.checkpoint.endswith("presets/controllers/zamcomp.pt")

@@ -7,7 +7,7 @@ import pytest
 
 from model.profiles import available_profiles, load_profile
 from tests.conftest import require_host
-from tests.host.test_render import with_values
+from tests.plugins import with_values
 
 NEW_PROFILES = ("lsp-para-eq-8", "zamcomp")
 

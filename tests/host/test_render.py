@@ -11,6 +11,7 @@ from host.errors import PluginNotFoundError, ProfileError
 from model.profiles import load_profile
 from host.plugins.render import PluginHost
 from tests.conftest import require_host
+from tests.plugins import with_values
 
 SAMPLE_RATES = (44100, 48000)
 
@@ -23,13 +24,6 @@ def sine_gain_db(host: PluginHost, values: np.ndarray, freq_hz: float) -> float:
     y = host.render(x, values)
     half = len(x) // 2
     return 20 * np.log10(np.sqrt(np.mean(y[half:] ** 2)) / np.sqrt(np.mean(x[half:] ** 2)))
-
-
-def with_values(profile, **named) -> np.ndarray:
-    values = profile.default_values()
-    for name, value in named.items():
-        values[profile.parameter_names.index(name)] = value
-    return values
 
 
 @pytest.mark.parametrize("sample_rate", SAMPLE_RATES)

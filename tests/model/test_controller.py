@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import json
 from pathlib import Path
 
 import numpy as np
@@ -11,22 +10,16 @@ import pytest
 import torch
 
 from model.errors import CheckpointError, ConfigError, ProfileMismatchError
-from model.profiles import PROFILES_DIR, load_profile
+from model.profiles import load_profile
 from model.checkpoint import load_checkpoint
 from model.payload import read_payload
-from model.controller_train import ControllerTrainConfig, train_controller
+from model.controller import Controller
+from model.controller_train import ControllerTrainConfig, embed_split, fit_controller, train_controller
+from model.features import MelSpectrogram
 from model.encoder_store import export_encoder, load_encoder, state_sha256
 from model.latent import decode_points, latent_model, sample_points
 
 TINY = ControllerTrainConfig(epochs=2, batch_size=8, latent_dim=2, hidden=32, seed=1)
-
-
-def modelless_profile(folder: Path) -> Path:
-    """A copy of the zameq2 profile under a name that has no checkpoint and no controller."""
-    raw = json.loads((PROFILES_DIR / "zameq2.json").read_text())
-    path = folder / "no-model-eq.json"
-    path.write_text(json.dumps({**raw, "name": "no-model-eq"}))
-    return path
 
 
 def _file_sha256(path: Path) -> str:
@@ -64,13 +57,27 @@ def test_training_a_controller_leaves_the_encoder_bit_identical(tiny_dataset: Pa
     assert payload["encoder"]["sha256"] == state_sha256({k: v for k, v in before.items()})
 
 
-def test_controller_checkpoint_round_trip(tiny_controller: Path) -> None:
-    a, b = load_checkpoint(tiny_controller), load_checkpoint(tiny_controller)
-    assert a.network_config.arch == "controller" and a.network_config.latent_dim == 2
-    assert a.parameter_names == load_profile("faust-peq").parameter_names
-    x, r = torch.randn(2, 22050) * 0.1, torch.randn(2, 22050) * 0.1
-    assert torch.equal(a.logits(x, r), b.logits(x, r))
-    assert a.logits(x, r).shape == (2, 10, 21)
+def test_controller_checkpoint_round_trip(tiny_dataset: Path, tiny_encoder: Path, tiny_controller: Path) -> None:
+    """The file holds the controller training ended with: the same fit, run again in memory on the same
+    frozen embeddings, and put behind the encoder, gives the loaded checkpoint's logits bit for bit."""
+    loaded = load_checkpoint(tiny_controller)
+    assert loaded.network_config.arch == "controller" and loaded.network_config.latent_dim == 2
+    assert loaded.parameter_names == load_profile("faust-peq").parameter_names
+    encoder = load_encoder(tiny_encoder)
+    torch.set_num_threads(TINY.threads)
+    train_rows, val_rows = embed_split(tiny_dataset, "train", encoder), embed_split(tiny_dataset, "val", encoder)
+    torch.manual_seed(TINY.seed)
+    controller = Controller(loaded.network_config)
+    state, _ = fit_controller(train_rows, val_rows, controller, TINY)
+    controller.load_state_dict(state)
+    controller.eval()
+    generator = torch.Generator().manual_seed(4)
+    x, r = torch.randn(2, 22050, generator=generator) * 0.1, torch.randn(2, 30000, generator=generator) * 0.1
+    front_end = MelSpectrogram(encoder.feature_config).eval()
+    with torch.inference_mode():
+        expected = controller(encoder.encoder(front_end(x)), encoder.encoder(front_end(r)))
+    assert expected.shape == (2, 10, 21)
+    assert torch.equal(loaded.logits(x, r), expected)
     with pytest.raises(ProfileMismatchError, match="faust-peq.*zameq2"):
         load_checkpoint(tiny_controller, load_profile("zameq2"))
 
@@ -108,21 +115,22 @@ def test_predict_finds_a_controller_when_no_full_checkpoint_exists(tiny_controll
     assert set(prediction.values) == set(load_profile("faust-peq").parameter_names)
 
 
-def test_a_profile_without_any_model_is_a_clear_error(tmp_path: Path) -> None:
+def test_a_profile_without_any_model_is_a_clear_error(modelless_profile: Path) -> None:
     from model import predict
 
     rng = np.random.default_rng(0)
-    profile = load_profile(modelless_profile(tmp_path))
+    profile = load_profile(modelless_profile)
     with pytest.raises(CheckpointError, match=r"'no-model-eq' has no model.*eqbridge train --plugin no-model-eq.*--encoder"):
         predict(0.1 * rng.standard_normal(90000), 0.1 * rng.standard_normal(90000), 44100, profile)
 
 
-def test_explore_needs_a_bottleneck(tiny_dataset: Path, tiny_encoder: Path, tmp_path: Path) -> None:
+def test_explore_needs_a_bottleneck(tiny_dataset: Path, tiny_encoder: Path, tmp_path: Path,
+                                    modelless_profile: Path) -> None:
     plain = train_controller(tiny_dataset, tmp_path / "plain.pt", TINY.replace(latent_dim=0, epochs=1), tiny_encoder)
     with pytest.raises(CheckpointError, match="no latent bottleneck"):
         latent_model("faust-peq", plain)
     with pytest.raises(CheckpointError, match="no controller to explore"):
-        latent_model(load_profile(modelless_profile(tmp_path)))
+        latent_model(load_profile(modelless_profile))
 
 
 def test_sampled_points_lie_within_the_radius_from_near_to_far() -> None:
