@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from host.matching.explore import plot_explore
-from host.matching.plot import plot_eq_match, smoothed_spectrum_db
+from host.matching.plot import plot_eq_match
 from model.profiles import N_BINS, load_profile
 from tests.audio import synth_recording
 
@@ -37,27 +37,6 @@ def _red_rows(image: np.ndarray, cols: slice, rows: slice = slice(None)) -> np.n
     region = image[rows, cols, :3]
     hits = np.all(np.abs(region - TAB_RED) < 0.08, axis=-1)
     return np.nonzero(hits)[0] + (rows.start or 0)
-
-
-@pytest.mark.parametrize("freq_hz", (100.0, 1000.0, 8000.0))
-def test_a_sine_peaks_at_its_frequency_in_the_smoothed_spectrum(freq_hz: float) -> None:
-    grid, level = smoothed_spectrum_db(_sine(freq_hz) + 1e-4 * np.random.default_rng(0).standard_normal(2 * SR), SR)
-    assert grid[0] == pytest.approx(20.0) and grid[-1] == pytest.approx(SR / 2)
-    peak = grid[np.argmax(level)]
-    assert abs(np.log2(peak / freq_hz)) <= 1 / 12  # within 1/12 octave (the grid steps by ~1/24)
-    assert level.max() - np.median(level) > 40.0
-
-
-def test_the_smoothed_spectrum_of_white_noise_is_flat_at_its_density_and_follows_the_gain() -> None:
-    """White noise of variance s^2 has the one-sided power density 2 s^2 / fs at every frequency."""
-    noise = (0.1 * np.random.default_rng(1).standard_normal(4 * SR)).astype(np.float32)
-    grid, level = smoothed_spectrum_db(noise, SR)
-    density_db = 10 * np.log10(2 * 0.1 ** 2 / SR)  # -63.4 dB
-    above = (grid > 200) & (grid < 20000)
-    assert np.mean(level[above]) == pytest.approx(density_db, abs=0.2)
-    assert np.max(np.abs(level[above] - density_db)) < 1.5  # the narrowest bands hold a few Welch bins
-    _, louder = smoothed_spectrum_db(noise * 10 ** (6 / 20), SR)
-    np.testing.assert_allclose(louder - level, 6.0, atol=1e-6)
 
 
 @pytest.mark.parametrize("rising", (True, False))
