@@ -23,7 +23,7 @@ from model.atomic import atomic_open, write_json_atomic
 from model.manifest import read_manifest
 from host.evaluation.dsp_fit import fit_eq_match
 from host.evaluation.audio_eval import load_split
-from host.evaluation.metrics import mel_distance
+from host.evaluation.metrics import mel_stft_nepers
 from model.profiles import load_profile
 from host.matching.refine import TonalObjective, refine
 from host.plugins.render import PluginHost
@@ -60,7 +60,7 @@ def main() -> int:
         out = audio if audio is not None else host.render(data.x[row], values)
         unit_err = float(np.mean(np.abs(profile.to_unit(values) - profile.to_unit(data.params[row])))) \
             if values is not None else float("nan")
-        methods.setdefault(name, []).append((mel_distance(out, data.y[row], sr), unit_err))
+        methods.setdefault(name, []).append((mel_stft_nepers(out, data.y[row], sr), unit_err))
 
     for row in tqdm(range(len(data.x)), desc="refine-eval", unit="row"):
         x, ref = data.x[row], (data.ref if args.reference == "ref" else data.y)[row]

@@ -94,7 +94,7 @@ def efficiency(data_dir: Path, out_dir: Path, rows: list[int], full_rows: list[i
 def audio_quality(data_dir: Path, checkpoints: dict[str, Path], n_rows: int) -> dict[str, dict]:
     """Mean mel distance (nepers) between x rendered with each system's prediction (median decoding) and the
     target y, on ``n_rows`` test rows spread over the split; plus the mean-training-setting floor."""
-    from host.evaluation.metrics import mel_distance
+    from host.evaluation.metrics import mel_stft_nepers
     from model.profiles import load_profile
     from host.plugins.render import PluginHost
     from model.checkpoint import load_checkpoint
@@ -117,7 +117,7 @@ def audio_quality(data_dir: Path, checkpoints: dict[str, Path], n_rows: int) -> 
     predictions[label] = np.broadcast_to(floor, (len(take), profile.n_params))
     out = {}
     for name, pred in predictions.items():
-        d = np.array([mel_distance(host.render(data.tracks[i].numpy(), profile.clip(p)), y[k],
+        d = np.array([mel_stft_nepers(host.render(data.tracks[i].numpy(), profile.clip(p)), y[k],
                                    data.manifest.sample_rate) for k, (i, p) in enumerate(zip(take, pred))])
         out[name] = {"mel_distance_mean": float(d.mean()), "mel_distance_median": float(np.median(d)),
                      "rows": len(take)}
@@ -130,7 +130,7 @@ def smoothness(data_dir: Path, checkpoint: Path, n_rows: int, per_row: int, max_
     """Spearman rho between latent distance from the match and mel distance between the renders."""
     from scipy.stats import spearmanr
 
-    from host.evaluation.metrics import mel_distance
+    from host.evaluation.metrics import mel_stft_nepers
     from model.profiles import load_profile
     from host.plugins.render import PluginHost
     from model.data import SegmentDataset
@@ -150,7 +150,7 @@ def smoothness(data_dir: Path, checkpoint: Path, n_rows: int, per_row: int, max_
         values = decode_points(model, profile, np.vstack([center, center + radii[:, None] * dirs]))
         x = data.tracks[i].numpy()
         base = host.render(x, profile.clip(values[0]))
-        d = [mel_distance(host.render(x, profile.clip(v)), base, data.manifest.sample_rate) for v in values[1:]]
+        d = [mel_stft_nepers(host.render(x, profile.clip(v)), base, data.manifest.sample_rate) for v in values[1:]]
         latent_d += radii.tolist()
         mel_d += d
         per_row_rho.append(spearmanr(radii, d).statistic)

@@ -1,5 +1,5 @@
 """Audio-domain evaluation: render each method's predicted settings through the real plugin and compare
-the result with the target ``y`` (mel distance, MR-STFT distance, LUFS error).
+the result with the target ``y`` (framewise mel STFT distance in nepers, MR-STFT distance, LUFS error).
 
 Methods: "no-op" (the input unchanged), each given set of predicted settings (method name -> (rows, P)
 physical values, in the split's manifest order), "dsp-eq-match" (:mod:`host.evaluation.dsp_fit`, fitted here from
@@ -20,7 +20,7 @@ from model.manifest import SPLITS, read_manifest
 from model.atomic import write_json_atomic, write_text_atomic
 from host.evaluation.dsp_fit import fit_eq_match
 from host.errors import DatasetError, ProfileError
-from host.evaluation.metrics import lufs_error_db, mel_distance, mrstft_distance
+from host.evaluation.metrics import lufs_error_db, mel_stft_nepers, mrstft_distance
 from model.profiles import PluginProfile, load_profile
 
 log = logging.getLogger(__name__)
@@ -28,7 +28,7 @@ log = logging.getLogger(__name__)
 NO_OP = "no-op"
 DSP_EQ_MATCH = "dsp-eq-match"
 MATCHERING = "matchering"
-METRICS = ("mel_distance", "mrstft_distance", "lufs_error_db")
+METRICS = ("mel_stft_nepers", "mrstft_distance", "lufs_error_db")
 REPORT_MD = "audio_report.md"
 REPORT_JSON = "audio_report.json"
 
@@ -79,7 +79,7 @@ def load_split(data_dir: str | Path, split: str = "test", max_rows: int | None =
 
 def row_metrics(prediction: np.ndarray, target: np.ndarray, sample_rate: int) -> dict[str, float]:
     """The three distances of one rendered prediction from its target (see :mod:`host.evaluation.metrics`)."""
-    return {"mel_distance": mel_distance(prediction, target, sample_rate),
+    return {"mel_stft_nepers": mel_stft_nepers(prediction, target, sample_rate),
             "mrstft_distance": mrstft_distance(prediction, target),
             "lufs_error_db": lufs_error_db(prediction, target, sample_rate)}
 
@@ -116,10 +116,10 @@ def _summary(rows: list[dict[str, float]]) -> dict[str, dict[str, float] | int]:
 def _markdown(report: dict) -> str:
     lines = [f"# Audio-domain evaluation: {report['data_dir']} ({report['split']}, {report['rows']} rows, "
              f"profile {report['profile']}, {report['sample_rate']} Hz)", "",
-             "Each method's output compared with the target y (lower is better): mel distance = mean |Δ ln mel| "
+             "Each method's output compared with the target y (lower is better): mel STFT distance (nepers) = mean |Δ ln mel| "
              "(128 mels, nepers); MR-STFT = spectral convergence + log magnitude (FFT 512/1024/2048); "
              "LUFS error = |Δ integrated loudness| in dB. Mean ± std over rows.", "",
-             "| method | rows | mel distance | MR-STFT distance | LUFS error (dB) |",
+             "| method | rows | mel STFT distance (nepers) | MR-STFT distance | LUFS error (dB) |",
              "| --- | ---: | ---: | ---: | ---: |"]
     for name, s in report["methods"].items():
         cells = [f"{s['mean'][m]:.3f} ± {s['std'][m]:.3f}" for m in METRICS]

@@ -1,6 +1,6 @@
 """Audio-domain distances between a rendered prediction and its target, on mono numpy clips.
 
-- :func:`mel_distance`: mean absolute difference of natural-log mel magnitudes, 128 mels (the mel
+- :func:`mel_stft_nepers`: mean absolute difference of natural-log mel magnitudes, 128 mels (the mel
   spectral distance of DeepAFx-ST, Steinmetz et al. 2022), via ``auraloss.freq.MelSTFTLoss``.
 - :func:`mrstft_distance`: multi-resolution STFT distance (spectral convergence + log magnitude at FFT
   sizes 1024/2048/512; Yamamoto et al. 2020), via ``auraloss.freq.MultiResolutionSTFTLoss`` defaults.
@@ -51,7 +51,7 @@ def _mrstft_loss() -> auraloss.freq.MultiResolutionSTFTLoss:
     return auraloss.freq.MultiResolutionSTFTLoss()  # FFT 1024/2048/512, hops 120/240/50, windows 600/1200/240
 
 
-def mel_distance(prediction: np.ndarray, target: np.ndarray, sample_rate: int) -> float:
+def mel_stft_nepers(prediction: np.ndarray, target: np.ndarray, sample_rate: int) -> float:
     """Mean |ln M_pred - ln M_target| over 128 mel bands and all frames (nepers; x 8.69 for dB).
 
     0 for identical clips; a broadband gain of g dB gives |g| / 8.69 (6.02 dB -> 0.693).

@@ -43,9 +43,9 @@ def test_true_settings_score_zero_and_no_op_does_not(tiny_dataset, tmp_path):
     report = evaluate_audio(tiny_dataset, {"truth": data.params}, max_rows=2, out_dir=tmp_path, progress=False)
     methods = report["methods"]
     assert list(methods) == [NO_OP, "truth", DSP_EQ_MATCH, MATCHERING]
-    assert methods["truth"]["mean"]["mel_distance"] == 0.0          # bit-exact re-render
+    assert methods["truth"]["mean"]["mel_stft_nepers"] == 0.0          # bit-exact re-render
     assert methods["truth"]["mean"]["lufs_error_db"] == 0.0
-    assert methods[NO_OP]["mean"]["mel_distance"] > 0.01
+    assert methods[NO_OP]["mean"]["mel_stft_nepers"] > 0.01
     assert all(m["rows"] == 2 for m in methods.values())
     assert json.loads((tmp_path / "audio_report.json").read_text())["methods"]["truth"]["rows"] == 2
     assert "| truth | 2 |" in (tmp_path / "audio_report.md").read_text()
