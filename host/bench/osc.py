@@ -15,7 +15,7 @@ import numpy as np
 import soundfile as sf
 
 from host.bench.report import BenchReport
-from host.errors import EqbridgeError
+from host.errors import EqbridgeError, OptionError
 from host.osc.client import EqbridgeClient, start_server, stop_server
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -45,7 +45,7 @@ def bench_osc(plugin: str = "faust-peq", duration_s: float = 10.0, iterations: i
     Raises EqbridgeError when the server does not start or answers an error.
     """
     if iterations < 1 or duration_s <= 0:
-        raise EqbridgeError(f"need iterations >= 1 and duration_s > 0, got {iterations}, {duration_s}")
+        raise OptionError(f"need iterations >= 1 and duration_s > 0, got {iterations}, {duration_s}")
     with tempfile.TemporaryDirectory(prefix="eqbridge-bench-osc-") as tmp:
         allow = Path(tmp)
         track, rate = _clip(EXAMPLE_AUDIO / "track.flac", duration_s)

@@ -24,7 +24,7 @@ import numpy as np
 from pythonosc.dispatcher import Dispatcher
 
 from host.matching.automation import LiveMidiOutput, load_cc_map
-from host.errors import EqbridgeError, OscRequestError, PluginNotFoundError, ProfileError
+from host.errors import EqbridgeError, OptionError, OscRequestError, PluginNotFoundError, ProfileError
 from host.osc.addresses import READY_LINE
 from host.osc.handlers import (HandlerContext, ServeConfig, build_dispatcher, dispatch_datagram, match_settings,
                                predict_automation, shutdown_refiner, warm_up_refiner)
@@ -340,10 +340,10 @@ class RunningServer:
 
     def __init__(self, options: ServeOptions) -> None:
         if not options.allow_dirs:
-            raise OscRequestError(-1, "give at least one --allow-dir: the folder(s) the DAW bounces audio into")
+            raise OptionError("give at least one --allow-dir: the folder(s) the DAW bounces audio into")
         missing = [str(d) for d in options.allow_dirs if not Path(d).is_dir()]
         if missing:
-            raise EqbridgeError(f"--allow-dir folder(s) {missing} do not exist")
+            raise OptionError(f"--allow-dir folder(s) {missing} do not exist")
         profile = load_profile(options.plugin)
         cc_map = load_cc_map(profile.name) if (options.midi_dir or options.midi_port) else None
         self.midi = LiveMidiOutput(options.midi_port, cc_map) if options.midi_port and cc_map else None
