@@ -18,6 +18,7 @@ import numpy as np
 from host.audio import write_audio_atomic
 from host.errors import OptionError
 from host.matching.pipeline import EXPLORE_MAX_RADIUS, EXPLORE_MAX_VARIANTS, read_pair, settings_from_values
+from host.paths import check_outputs
 from host.plugins.render import PluginHost
 from model.atomic import atomic_path, write_json_atomic
 from model.profiles import PluginProfile, load_profile
@@ -109,6 +110,10 @@ def explore(track_path: Path | str, reference_path: Path | str, out_dir: Path | 
         raise OptionError(f"explore needs --n in 1..{EXPLORE_MAX_VARIANTS} and a --radius in (0, {EXPLORE_MAX_RADIUS:g}], got "
                           f"n={n}, radius={radius}")
     out = Path(out_dir)
+    stems = ["match"] + [f"variant-{k:02d}" for k in range(n)]
+    check_outputs({"TRACK": track_path, "REFERENCE": reference_path},
+                  {**{str(out / f"{s}{ext}"): out / f"{s}{ext}" for s in stems for ext in (".wav", ".json")},
+                   str(out / "explore.png"): out / "explore.png" if plot else None})
     profile = load_profile(plugin)
     track, reference = read_pair(track_path, reference_path)
     variants = explore_latent(track.mono(), reference.mono_at(track.sample_rate), track.sample_rate, profile,

@@ -8,9 +8,10 @@ from pathlib import Path
 import numpy as np
 
 from host.audio import write_audio_atomic
-from host.errors import AudioInputError, OptionError
+from host.errors import OptionError
 from host.matching.pipeline import MatchedSettings, MatchOptions, match_clips, read_pair
 from host.matching.refine import plugin_refiner
+from host.paths import check_outputs
 from host.plugins.render import PluginHost
 from model.atomic import write_json_atomic
 from model.profiles import load_profile
@@ -36,14 +37,13 @@ def match(track_path: Path | str, reference_path: Path | str, out_path: Path | s
     ``refine_s`` > 0 refines the prediction for that many seconds through the plugin (host/matching/refine.py).
 
     Raises:
-        AudioInputError: unreadable, silent or too short clips, or an output that would overwrite an input.
-        OptionError: a refinement budget out of range, --plot or --refine for a profile that is not an EQ.
+        AudioInputError: unreadable, silent or too short clips.
+        OptionError: an output that is an input or another output, a refinement budget out of range, --plot or --refine for a profile that is not an EQ.
         ProfileError / PluginNotFoundError / CheckpointError: unknown profile, plugin not installed, no model.
     """
     out_path = Path(out_path)
-    for given in (track_path, reference_path):
-        if out_path.resolve() == Path(given).resolve():
-            raise AudioInputError(f"--out {out_path} would overwrite an input; choose another file")
+    check_outputs({"TRACK": track_path, "REFERENCE": reference_path},
+                  {"--out": out_path, "--settings-out": settings_out, "--plot": plot})
     profile = load_profile(plugin)
     if plot and not profile.is_eq:
         raise OptionError(f"--plot draws an EQ curve; profile {profile.name!r} is a {profile.effect} profile")

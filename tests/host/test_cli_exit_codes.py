@@ -58,3 +58,23 @@ def test_train_never_replaces_a_shipped_file_without_force(capsys, tmp_path: Pat
     code, err = _run(capsys, "train", "--data", str(tmp_path), "--out", str(shipped), *extra)
     assert code == 1 and "--force" in err and "shipped" in err
     assert shipped.read_bytes() == before
+
+
+@pytest.mark.parametrize("option, target", [("--settings-out", "track"), ("--plot", "reference"),
+                                            ("--settings-out", "out"), ("--out", "link")])
+def test_match_refuses_an_output_that_is_an_input_or_another_output(capsys, tmp_path: Path, option: str,
+                                                                     target: str) -> None:
+    track, reference = tmp_path / "track.flac", tmp_path / "reference.flac"
+    track.write_bytes((AUDIO / "track.flac").read_bytes())
+    reference.write_bytes((AUDIO / "reference.flac").read_bytes())
+    (tmp_path / "link.flac").symlink_to(track)
+    out = tmp_path / "out.wav"
+    paths = {"track": track, "reference": reference, "out": out, "link": tmp_path / "link.flac"}
+    argv = ["match", str(track), str(reference), "--out", str(out)]
+    argv += [option, str(paths[target])] if option != "--out" else []
+    if option == "--out":
+        argv[argv.index("--out") + 1] = str(paths[target])
+    before = {p: p.read_bytes() for p in (track, reference)}
+    code, err = _run(capsys, *argv)
+    assert code == 1 and err.count("\n") == 1 and ("overwrite" in err or "same file" in err)
+    assert {p: p.read_bytes() for p in (track, reference)} == before and not out.exists()

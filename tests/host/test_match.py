@@ -10,7 +10,7 @@ import pytest
 import soundfile as sf
 
 from host.audio import read_audio
-from host.errors import AudioInputError, ProfileError
+from host.errors import AudioInputError, OptionError, ProfileError
 from host.matching.match import match
 from host.spectrum import tonal_rms_distance_db
 from model.profiles import load_profile
@@ -71,7 +71,7 @@ def test_bad_inputs_are_clear_errors(tmp_path):
     sf.write(tmp_path / "short.wav", 0.1 * np.ones(2000, np.float32), 44100)
     with pytest.raises(AudioInputError, match="lasts"):
         match(tmp_path / "short.wav", REFERENCE, tmp_path / "o.wav")
-    with pytest.raises(AudioInputError, match="overwrite"):
+    with pytest.raises(OptionError, match="overwrite"):
         match(TRACK, REFERENCE, TRACK)
     with pytest.raises(ProfileError, match="unknown plugin profile"):
         match(TRACK, REFERENCE, tmp_path / "o.wav", plugin="nope")
