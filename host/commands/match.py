@@ -9,14 +9,14 @@ from host.matching.match import match
 
 def _run(args: argparse.Namespace) -> int:
     result = match(args.track, args.reference, args.out, plugin=args.plugin, settings_out=args.settings_out,
-                   plot=args.plot, checkpoint=args.checkpoint, refine_s=args.refine)
+                   plot=args.plot, checkpoint=args.checkpoint, refine_s=args.refine, no_clip=args.no_clip)
     s = result.settings
     print(f"matched {args.track} to {args.reference} with {s.profile} -> {result.out_path} "
           f"(peak {result.peak_dbfs:+.1f} dBFS)")
     for name, value in s.values.items():
         print(f"  {name:16s} {value:10.2f}   (normalized {s.normalized[name]:.4f}, index {s.indices[name]})")
-    if result.peak_dbfs > 0:
-        print("  warning: the output peaks above 0 dBFS (float files keep it; fixed-point files clip)")
+    if result.level.note():
+        print(f"  output level: {result.level.note()}")
     for label, path in (("settings", result.settings_path), ("curve", result.plot_path)):
         if path:
             print(f"  {label}: {path}")
@@ -33,5 +33,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--plot", help="write the EQ curve and spectra as PNG")
     p.add_argument("--refine", type=float, default=0.0, metavar="SECONDS",
                    help="refine the prediction through the plugin for this long (CMA-ES); 0 = one-shot")
+    p.add_argument("--no-clip", action="store_true",
+                   help="lower the output gain so the peak stays at -0.1 dBFS (a fixed-point file would clip)")
     p.add_argument("--checkpoint", help="model checkpoint (default: the shipped one for the plugin)")
     p.set_defaults(func=_run)

@@ -28,6 +28,7 @@ from tqdm import tqdm
 from host.audio import AudioClip, read_audio, write_audio_atomic
 from host.errors import AudioInputError, EqbridgeError, OptionError, ProfileError
 from host.spectrum import log_mel_spectrum_db, shared_fmax_hz, tonal_rms_db
+from host.matching.output_level import OutputLevel, guard_output_level
 from host.matching.pipeline import (Estimate, GainChange, MatchOptions, estimate_clips, finish)
 from model.atomic import atomic_path, write_json_atomic
 from model.profiles import PluginProfile, load_profile
@@ -39,11 +40,8 @@ log = logging.getLogger(__name__)
 
 MODES = ("per-stem", "shared")
 AUDIO_SUFFIXES = (".wav", ".flac", ".aif", ".aiff", ".ogg", ".w64", ".caf")
-FIXED_POINT_SUBTYPES = ("PCM_S8", "PCM_U8", "PCM_16", "PCM_24", "PCM_32", "ALAC_16", "ALAC_20", "ALAC_24",
-                        "ALAC_32")
 SILENCE_DBFS = -80.0       # a stem whose RMS is below this is reported as silent
 MIN_STEM_S = 0.1           # shorter stems are reported as too short (the model may ask for more)
-NO_CLIP_CEILING_DBFS = -0.1  # --no-clip: the output gain brings the peak to this level
 REPORT = "report.md"
 SETTINGS_VERSION = 2  # 2: the tonal distance is named tonal_rms_db_before/after
 
@@ -221,17 +219,6 @@ class StemResult:
     duration_s: float = 0.0     # audio seconds rendered (0 when skipped or failed)
 
 
-def _output_gain_db(peak_dbfs: float, no_clip: bool) -> float:
-    if no_clip and peak_dbfs > NO_CLIP_CEILING_DBFS:
-        return NO_CLIP_CEILING_DBFS - peak_dbfs
-    return 0.0
-
-
-def _dbfs(x: np.ndarray) -> float:
-    peak = float(np.max(np.abs(x))) if x.size else 0.0
-    return 20.0 * math.log10(peak) if peak > 0 else -math.inf
-
-
 class StemApplier:
     """Does stems' work in one process: one PluginHost per sample rate, the reference read once."""
 
@@ -288,13 +275,7 @@ class StemApplier:
         predicted, values, changes = est.values, outcome.values, outcome.gain_changes
         settings = outcome.settings(host.parameter_indices)
         rendered = host.render(clip.data, values)                      # (channels, samples)
-        raw_peak_dbfs = _dbfs(rendered)
-        gain_db = _output_gain_db(raw_peak_dbfs, cfg.no_clip)
-        if gain_db:
-            rendered = (rendered * 10.0 ** (gain_db / 20.0)).astype(np.float32)
-        peak_dbfs = _dbfs(rendered)
-        fixed_point = clip.subtype in FIXED_POINT_SUBTYPES
-        clipped = int(np.count_nonzero(np.abs(rendered) > 1.0)) if fixed_point else 0
+        rendered, level = guard_output_level(rendered, clip.subtype, cfg.no_clip)
         outs = _outputs(job.out_dir, job.stem)
         write_audio_atomic(outs["audio"], rendered, clip.sample_rate, subtype=clip.subtype, format=clip.format)
         state_path = _state_path(job.out_dir, job.stem, profile)
@@ -304,14 +285,14 @@ class StemApplier:
                       after=after, reference=reference.mono(), reference_rate=reference.sample_rate,
                       title=f"{profile.display_name}: {job.stem.name} matched to {job.reference.name} "
                             f"({cfg.amount_percent:g}%)")
-        notes = _notes(changes, raw_peak_dbfs, gain_db, clipped, clip.subtype, cfg)
+        notes = _notes(changes, level, cfg)
         fmax_hz = shared_fmax_hz(clip.sample_rate, reference.sample_rate)
         ref_db = self.reference_spectrum_db(job.reference, fmax_hz)
         metrics = {
             "tonal_rms_db_before": tonal_rms_db(log_mel_spectrum_db(clip.mono(), clip.sample_rate, fmax_hz), ref_db),
             "tonal_rms_db_after": tonal_rms_db(log_mel_spectrum_db(after, clip.sample_rate, fmax_hz), ref_db),
-            "peak_dbfs": peak_dbfs, "peak_before_output_gain_dbfs": raw_peak_dbfs, "output_gain_db": gain_db,
-            "clipped_samples": clipped,
+            "peak_dbfs": level.peak_dbfs, "peak_before_output_gain_dbfs": level.peak_before_output_gain_dbfs,
+            "output_gain_db": level.output_gain_db, "clipped_samples": level.clipped_samples,
         }
         record = settings.to_json(
             host.identity, settings_version=SETTINGS_VERSION, run=job.run_key, mode=cfg.mode,
@@ -326,8 +307,7 @@ class StemApplier:
         return StemResult(job.stem.name, "done", record, duration_s=clip.duration_s)
 
 
-def _notes(changes: Sequence[GainChange], raw_peak_dbfs: float, gain_db: float, clipped: int, subtype: str,
-           cfg: ApplyConfig) -> list[str]:
+def _notes(changes: Sequence[GainChange], level: OutputLevel, cfg: ApplyConfig) -> list[str]:
     notes = []
     for c in changes:
         if c.capped_by_max_gain:
@@ -335,13 +315,8 @@ def _notes(changes: Sequence[GainChange], raw_peak_dbfs: float, gain_db: float, 
         if c.clipped_to_range:
             notes.append(f"{c.name}: {c.requested_db:+.2f} dB clipped to the profile's range, applied "
                          f"{c.applied_db:+.2f} dB")
-    if gain_db:
-        notes.append(f"--no-clip: output gain {gain_db:+.2f} dB (the plugin's output peaked at "
-                     f"{raw_peak_dbfs:+.2f} dBFS)")
-    elif raw_peak_dbfs > 0:
-        what = (f"{clipped} samples clipped at 0 dBFS in the {subtype} file" if clipped
-                else f"the {subtype} file keeps the overs")
-        notes.append(f"peak {raw_peak_dbfs:+.2f} dBFS: {what}; use --no-clip to lower the output gain instead")
+    if level.note():
+        notes.append(level.note())
     return notes
 
 

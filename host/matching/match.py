@@ -5,10 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
+import soundfile as sf
 
 from host.audio import write_audio_atomic
 from host.errors import OptionError
+from host.matching.output_level import OutputLevel, guard_output_level
 from host.matching.pipeline import MatchedSettings, MatchOptions, match_clips, read_pair
 from host.matching.refine import plugin_refiner
 from host.paths import check_outputs
@@ -25,16 +26,22 @@ class MatchResult:
     out_path: Path
     settings_path: Path | None
     plot_path: Path | None
-    peak_dbfs: float
+    level: OutputLevel
+
+    @property
+    def peak_dbfs(self) -> float:
+        return self.level.peak_dbfs
 
 
 def match(track_path: Path | str, reference_path: Path | str, out_path: Path | str, plugin: str = "faust-peq",
           settings_out: Path | str | None = None, plot: Path | str | None = None,
-          checkpoint: Path | str | None = None, refine_s: float = 0.0) -> MatchResult:
+          checkpoint: Path | str | None = None, refine_s: float = 0.0, no_clip: bool = False) -> MatchResult:
     """Match a track to a reference through a real plugin; write audio, settings JSON and a curve PNG.
 
     The output keeps the track's sample rate, channels, length and subtype (FLAC/WAV by extension).
     ``refine_s`` > 0 refines the prediction for that many seconds through the plugin (host/matching/refine.py).
+    ``no_clip`` lowers the output gain so the peak stays at -0.1 dBFS; without it a fixed-point output that
+    goes over clips, and the result (and the settings JSON) says how many samples did.
 
     Raises:
         AudioInputError: unreadable, silent or too short clips.
@@ -54,6 +61,8 @@ def match(track_path: Path | str, reference_path: Path | str, out_path: Path | s
     settings = outcome.settings(host.parameter_indices)
     rendered = host.render(track.data, outcome.values)
     subtype = track.subtype if out_path.suffix.lower() == track.path.suffix.lower() else None
+    written_subtype = subtype or sf.default_subtype(out_path.suffix.lstrip(".").upper() or "WAV")
+    rendered, level = guard_output_level(rendered, written_subtype, no_clip)
     write_audio_atomic(out_path, rendered, track.sample_rate, subtype=subtype)
     settings_path = Path(settings_out) if settings_out else None
     if settings_path:
@@ -63,7 +72,7 @@ def match(track_path: Path | str, reference_path: Path | str, out_path: Path | s
                  } if refined else {}
         write_json_atomic(settings_path, settings.to_json(host.identity, track=str(track_path),
                                                           reference=str(reference_path), output=str(out_path),
-                                                          **extra))
+                                                          output_level=level.to_json(), **extra))
     plot_path = Path(plot) if plot else None
     if plot_path:
         from host.matching.plot import plot_eq_match  # matplotlib: imported only when a picture is asked for
@@ -71,5 +80,4 @@ def match(track_path: Path | str, reference_path: Path | str, out_path: Path | s
         plot_eq_match(plot_path, host.magnitude_response_db(outcome.values), track.sample_rate, before=track.mono(),
                       after=rendered.mean(axis=0), reference=reference.mono(), reference_rate=reference.sample_rate,
                       title=f"{profile.display_name}: matched to {Path(reference_path).name}")
-    peak = float(np.max(np.abs(rendered)))
-    return MatchResult(settings, out_path, settings_path, plot_path, 20 * np.log10(max(peak, 1e-12)))
+    return MatchResult(settings, out_path, settings_path, plot_path, level)

@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import logging
 import socket
-import socketserver
 import signal
+import socketserver
+import sys
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -407,7 +408,8 @@ def serve(options: ServeOptions, ready: Callable[[int], None] | None = None) -> 
         signal.signal(signal.SIGTERM, _exit_on_sigterm)
     try:
         warm_up(running.config)
-        log.info(READY_LINE, running.port)  # one machine-readable line for scripts that start us on port 0
+        # One machine-readable line for scripts that start us on port 0, whatever the log level.
+        print(READY_LINE % running.port, file=sys.stderr, flush=True)
         if ready is not None:
             ready(running.port)
         running.serve_forever()

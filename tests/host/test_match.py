@@ -82,3 +82,23 @@ def test_cli_match_one_line_error(tmp_path):
     proc = subprocess.run([sys.executable, "-m", "host.cli", "match", str(tmp_path / "nope.wav"), str(REFERENCE),
                            "--out", str(tmp_path / "o.wav")], capture_output=True, text=True)
     assert proc.returncode == 1 and "does not exist" in proc.stderr and proc.stderr.count("\n") == 1
+
+
+def test_a_fixed_point_output_never_clips_silently(tmp_path):
+    """The bundled match is all boosts: the 16-bit FLAC says how many samples clip; --no-clip clips none."""
+    import json
+
+    plain = match(TRACK, REFERENCE, tmp_path / "plain.flac", settings_out=tmp_path / "plain.json")
+    level = json.loads((tmp_path / "plain.json").read_text())["output_level"]
+    written = read_audio(tmp_path / "plain.flac").data
+    assert level["subtype"] == "PCM_16" and level["output_gain_db"] == 0.0
+    assert level["clipped_samples"] > 0 and plain.level.note().startswith("peak +")
+    assert np.count_nonzero(np.abs(written) >= 1.0 - 2 ** -15) >= level["clipped_samples"] - 1
+    guarded = match(TRACK, REFERENCE, tmp_path / "guarded.flac", no_clip=True)
+    out = read_audio(tmp_path / "guarded.flac").data
+    assert guarded.level.clipped_samples == 0 and guarded.level.output_gain_db < 0
+    assert 20 * np.log10(np.max(np.abs(out))) == pytest.approx(-0.1, abs=0.01)
+    # the same audio, only quieter: the gain is the one reported
+    gain = 10 ** (guarded.level.output_gain_db / 20)
+    unclipped = np.abs(written) < 0.99
+    np.testing.assert_allclose(out[unclipped], gain * written[unclipped], atol=2 ** -14)
