@@ -66,6 +66,8 @@ def read_audio(path: Path | str) -> AudioClip:
         AudioInputError: missing, unreadable, empty, or holding NaN/inf samples.
     """
     path = Path(path)
+    if path.is_dir():
+        raise AudioInputError(f"{path} is a folder, not an audio file")
     if not path.is_file():
         raise AudioInputError(f"audio file {path} does not exist")
     try:

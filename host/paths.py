@@ -20,12 +20,14 @@ def _same(a: Path, b: Path) -> bool:
 
 
 def check_outputs(inputs: Mapping[str, Path | str], outputs: Mapping[str, Path | str | None]) -> None:
-    """Raise OptionError naming both options if an output is an input or two outputs are one file.
+    """Raise OptionError naming both options if an output is an input, a folder, or two outputs are one file.
 
     ``inputs`` and ``outputs`` map option names (``"--out"``, ``"TRACK"``) to paths; None outputs are skipped.
     """
     given = {name: Path(p) for name, p in outputs.items() if p is not None}
     for out_name, out in given.items():
+        if out.is_dir():
+            raise OptionError(f"{out_name} {out} is a folder; give a file name")
         for in_name, src in inputs.items():
             if _same(out, Path(src)):
                 raise OptionError(f"{out_name} {out} would overwrite the input {in_name} {src}; choose another file")

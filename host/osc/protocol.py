@@ -28,7 +28,8 @@ MAX_MISSING_LISTED = 256       # /clip/missing lists at most this many sequence 
 ClientAddress = tuple[str, int]
 Packet = Union[OscMessage, OscBundle]
 
-_OSC_TYPE_NAMES = {"i": "int32", "f": "float32", "s": "string", "b": "blob"}
+_OSC_TYPE_NAMES = {"i": "int32", "f": "float32", "s": "string", "b": "blob", "h": "int64"}
+INT32_MIN, INT32_MAX = -2 ** 31, 2 ** 31 - 1
 
 
 # ----------------------------------------------------------------------------- argument checks
@@ -37,8 +38,8 @@ _OSC_TYPE_NAMES = {"i": "int32", "f": "float32", "s": "string", "b": "blob"}
 def _type_tag(value: Any) -> str:
     if isinstance(value, bool) or value is None:
         return "T" if value is True else ("F" if value is False else "N")
-    if isinstance(value, int):
-        return "i"
+    if isinstance(value, int):  # python-osc parses int32 (i) and int64 (h) alike: only int32 fits a reply
+        return "i" if INT32_MIN <= value <= INT32_MAX else "h"
     if isinstance(value, float):
         return "f"
     if isinstance(value, str):
@@ -70,7 +71,8 @@ def check_args(address: str, args: Sequence[Any], required: str, optional: str =
         ok = ok and (tag == want or (want == "f" and tag == "i"))
     if not ok:
         names = ", ".join(_OSC_TYPE_NAMES.get(t, t) for t in required + optional)
-        raise OscRequestError(request_id_of(args), f"{address} takes ,{expected} ({names}); got ,{got}")
+        came = ", ".join(_OSC_TYPE_NAMES.get(t, t) for t in got)
+        raise OscRequestError(request_id_of(args), f"{address} takes ,{expected} ({names}); got ,{got} ({came})")
     return tuple(float(a) if want == "f" else a for a, want in zip(args, required + optional))
 
 

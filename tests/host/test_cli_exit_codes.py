@@ -78,3 +78,10 @@ def test_match_refuses_an_output_that_is_an_input_or_another_output(capsys, tmp_
     code, err = _run(capsys, *argv)
     assert code == 1 and err.count("\n") == 1 and ("overwrite" in err or "same file" in err)
     assert {p: p.read_bytes() for p in (track, reference)} == before and not out.exists()
+
+
+def test_folders_where_files_belong_are_one_line_errors(capsys, tmp_path: Path) -> None:
+    code, err = _run(capsys, "match", str(tmp_path), str(AUDIO / "reference.flac"), "--out", str(tmp_path / "o.wav"))
+    assert code == 1 and "is a folder" in err and err.count("\n") == 1
+    code, err = _run(capsys, "match", str(AUDIO / "track.flac"), str(AUDIO / "reference.flac"), "--out", str(tmp_path))
+    assert code == 1 and "is a folder" in err and err.count("\n") == 1

@@ -201,3 +201,20 @@ def test_pack_bundles_respects_the_size_limit() -> None:
     packets = pack_bundles(msgs, max_bytes=4096)
     assert sum(len(list(p)) for p in packets) == 10
     assert all(len(p.dgram) <= 4096 for p in packets)
+
+
+def test_an_int64_request_id_is_refused_before_any_work(allowed: Path) -> None:
+    """A request id outside int32 cannot be echoed in a reply: it is an error now, answered with id -1."""
+    from pythonosc.osc_message_builder import OscMessageBuilder
+
+    from host.osc.handlers import dispatch_datagram
+
+    h = Harness(allowed)
+    builder = OscMessageBuilder("/eqbridge/match")
+    builder.add_arg(2 ** 40, "h")
+    builder.add_arg(str(allowed / "track.wav"))
+    builder.add_arg(str(allowed / "ref.wav"))
+    dispatch_datagram(h.dispatcher, h.ctx, builder.build().dgram, CLIENT)
+    assert not h.jobs
+    [(rid, message)] = h.errors()
+    assert rid == -1 and "int64" in message
