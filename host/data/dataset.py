@@ -22,6 +22,7 @@ from tqdm import tqdm
 from host.data.corpus import AudioFile, list_audio_files
 from host.data.shards import DatasetConfig, ShardPlan, ShardRenderer, save_npz_atomic
 from host.errors import AudioInputError, DatasetError
+from host.processes import end_with_parent
 from model.manifest import MANIFEST_NAME, SPLITS, DatasetManifest, ShardEntry, read_manifest
 from model.profiles import N_BINS, load_profile
 
@@ -83,6 +84,11 @@ _WORKER: ShardRenderer | None = None
 def _worker_init(config: DatasetConfig, host: "PluginHost | None" = None) -> None:
     global _WORKER
     _WORKER = ShardRenderer(config, host)
+
+
+def _pool_worker_init(config: DatasetConfig) -> None:
+    end_with_parent()
+    _worker_init(config)
 
 
 def _worker_render(plan: ShardPlan, out_dir: str) -> int:
@@ -209,7 +215,7 @@ def _run_local(todo: Sequence[ShardPlan], config: DatasetConfig, out_dir: Path, 
             yield _worker_render(plan, str(out_dir))
         return
     # spawn: a forked DawDreamer engine is not safe to reuse; each worker builds its own.
-    with ProcessPoolExecutor(workers, mp_context=get_context("spawn"), initializer=_worker_init,
+    with ProcessPoolExecutor(workers, mp_context=get_context("spawn"), initializer=_pool_worker_init,
                              initargs=(config,)) as pool:
         futures = [pool.submit(_worker_render, plan, str(out_dir)) for plan in todo]
         for future in as_completed(futures):

@@ -27,9 +27,10 @@ from tqdm import tqdm
 
 from host.audio import AudioClip, read_audio, write_audio_atomic
 from host.errors import AudioInputError, EqbridgeError, OptionError, ProfileError
-from host.spectrum import log_mel_spectrum_db, shared_fmax_hz, tonal_rms_db
 from host.matching.output_level import OutputLevel, guard_output_level
-from host.matching.pipeline import (Estimate, GainChange, MatchOptions, estimate_clips, finish)
+from host.matching.pipeline import Estimate, GainChange, MatchOptions, estimate_clips, finish
+from host.processes import end_with_parent
+from host.spectrum import log_mel_spectrum_db, shared_fmax_hz, tonal_rms_db
 from model.atomic import atomic_path, write_json_atomic
 from model.profiles import PluginProfile, load_profile
 
@@ -325,6 +326,7 @@ _WORKER: StemApplier | None = None
 
 def _worker_init(config: ApplyConfig, torch_threads: int) -> None:
     global _WORKER
+    end_with_parent()
     if config.mode == "per-stem":  # shared mode predicts in the parent: its workers never load torch
         import torch
 

@@ -25,6 +25,7 @@ import scipy.sparse
 
 from host.errors import AudioInputError, ProfileError
 from host.plugins.render import PluginHost
+from host.processes import end_with_parent
 from host.spectrum import mel_filterbank, welch_psd
 from model.profiles import N_BINS, PluginProfile
 
@@ -192,7 +193,7 @@ class RefineProcess:
     """
 
     def __init__(self) -> None:
-        self._pool = ProcessPoolExecutor(1, mp_context=get_context("spawn"))
+        self._pool = ProcessPoolExecutor(1, mp_context=get_context("spawn"), initializer=end_with_parent)
 
     def warm_up(self, profile_name: str, sample_rate: int = 44100) -> None:
         """Start the process and load the plugin now, so the first budget is not spent on start-up."""
