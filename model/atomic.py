@@ -14,12 +14,30 @@ from pathlib import Path
 from typing import IO, Iterator
 
 
+def _temporary_prefix(path: Path) -> str:
+    return f".{path.name}."
+
+
+def remove_stale_temporaries(path: Path | str) -> int:
+    """Delete what a killed writer of ``path`` left behind (its temporaries); returns how many.
+
+    Only files named as :func:`atomic_path` names them (``.<name>.<random><suffix>`` beside ``path``) go.
+    """
+    path = Path(path)
+    if not path.parent.is_dir():
+        return 0
+    stale = [p for p in path.parent.glob(_temporary_prefix(path) + "*") if p.is_file()]
+    for p in stale:
+        p.unlink(missing_ok=True)
+    return len(stale)
+
+
 @contextlib.contextmanager
 def atomic_path(path: Path | str, suffix: str = ".tmp") -> Iterator[Path]:
     """Yield a temporary path next to ``path``; on success it replaces ``path``, on failure it is removed."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=suffix, dir=path.parent)
+    fd, tmp = tempfile.mkstemp(prefix=_temporary_prefix(path), suffix=suffix, dir=path.parent)
     os.close(fd)
     try:
         yield Path(tmp)

@@ -23,6 +23,7 @@ from host.data.corpus import AudioFile, list_audio_files
 from host.data.shards import DatasetConfig, ShardPlan, ShardRenderer, save_npz_atomic
 from host.errors import AudioInputError, DatasetError
 from host.processes import end_with_parent
+from model.atomic import remove_stale_temporaries
 from model.manifest import MANIFEST_NAME, SPLITS, DatasetManifest, ShardEntry, read_manifest
 from model.profiles import N_BINS, load_profile
 
@@ -185,6 +186,8 @@ def render_dataset(config: DatasetConfig, audio_dir: Path, out_dir: Path, worker
         _check_existing_manifest(out_dir, manifest)
     else:
         manifest.write(out_dir)
+    for plan in plans:  # a killed run may have left temporaries of its shards
+        remove_stale_temporaries(out_dir / plan.path)
     todo = [p for p in plans if not (out_dir / p.path).exists()]
     if len(todo) < len(plans):
         log.info("resuming: %d of %d shards already rendered", len(plans) - len(todo), len(plans))

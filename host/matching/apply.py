@@ -31,7 +31,7 @@ from host.matching.output_level import OutputLevel, guard_output_level
 from host.matching.pipeline import Estimate, GainChange, MatchOptions, estimate_clips, finish
 from host.processes import end_with_parent
 from host.spectrum import log_mel_spectrum_db, shared_fmax_hz, tonal_rms_db
-from model.atomic import atomic_path, write_json_atomic
+from model.atomic import atomic_path, remove_stale_temporaries, write_json_atomic
 from model.profiles import PluginProfile, load_profile
 
 if TYPE_CHECKING:
@@ -424,6 +424,9 @@ def apply_stems(reference: Path | str, stems_dir: Path | str, out_dir: Path | st
     if results:
         log.info("resuming: %d of %d stems already finished", len(results), len(stems))
     out_dir.mkdir(parents=True, exist_ok=True)
+    for stem in stems:  # a killed run may have left temporaries of its outputs
+        for path in (*_outputs(out_dir, stem).values(), _state_path(out_dir, stem, profile)):
+            remove_stale_temporaries(path)
     with tqdm(total=len(todo), unit="stem", desc="apply", disable=not progress) as bar:
         for result in _run_jobs(todo, config, workers):
             results[result.name] = result

@@ -65,6 +65,7 @@ def test_kill_9_of_apply_ends_its_workers_and_a_rerun_gives_the_same_bytes(tmp_p
     while time.monotonic() < gone_by and any(_alive(w) for w in workers):
         time.sleep(0.05)
     assert not [w for w in workers if _alive(w)], "every worker ended within 2 s of its parent"
+    (tmp_path / "killed" / ".stem03.png.abc123xy.png").write_bytes(b"")  # what a kill mid-write leaves
     rerun = _apply(stems, tmp_path / "killed", workers=2)
     assert rerun.wait(300) == 0, rerun.stderr.read()
     for stem in sorted(stems.iterdir()):
