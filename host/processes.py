@@ -1,38 +1,29 @@
-"""Worker processes end with their parent, however it ends (issue: a killed `apply` left its workers rendering).
+"""Worker processes end with their parent, however it ends (a killed `apply` used to leave its workers rendering).
 
 Every pool eqbridge starts (apply's and render-dataset's workers, the refinement process) runs
-:func:`end_with_parent` first in each worker: on Linux the kernel sends the worker SIGKILL when the parent
-dies (``prctl(PR_SET_PDEATHSIG)``), and a watcher thread also notices a changed parent pid (other systems,
-or a parent that died before the call). Writes are atomic, so a killed worker leaves no half file.
+:func:`end_with_parent` first in each worker: a daemon thread polls the parent pid and ends the worker
+with ``os._exit`` once the parent is gone (a killed parent's children are re-parented, so the pid
+changes). Not the kernel's ``PR_SET_PDEATHSIG``: it fires when the *thread* that started the worker
+ends, and the OSC server starts its refinement process from a short-lived thread. Writes are atomic,
+so a worker ended mid-write leaves no half file under a final name.
 """
 
 from __future__ import annotations
 
-import ctypes
 import os
-import signal
 import threading
 import time
 
-PR_SET_PDEATHSIG = 1
-WATCH_INTERVAL_S = 0.5
+WATCH_INTERVAL_S = 0.25
 
 
 def end_with_parent() -> None:
-    """Make this process end when its parent does (call it first in a worker)."""
+    """Make this process end (exit status 1) within WATCH_INTERVAL_S of its parent's death."""
     parent = os.getppid()
-    try:
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
-    except (OSError, AttributeError):  # not Linux: the watcher below is the only guard
-        pass
-    if os.getppid() != parent:  # the parent died before prctl took effect
-        os._exit(1)
 
     def watch() -> None:
-        while True:
+        while os.getppid() == parent:
             time.sleep(WATCH_INTERVAL_S)
-            if os.getppid() != parent:
-                os._exit(1)
+        os._exit(1)
 
     threading.Thread(target=watch, daemon=True, name="eqbridge-parent-watch").start()

@@ -215,6 +215,11 @@ class RefineProcess:
 
         return run
 
-    def close(self) -> None:
-        """Stop the process; a search in progress finishes first (it is bounded by its budget)."""
+    def close(self, kill: bool = False) -> None:
+        """Stop the process. A search in progress finishes first (it is bounded by its budget), unless ``kill``:
+        then the process is killed at once and a caller waiting on it gets BrokenProcessPool."""
+        if kill:
+            # ProcessPoolExecutor has no public way to stop a running task before Python 3.14.
+            for process in list(getattr(self._pool, "_processes", {}).values()):
+                process.kill()
         self._pool.shutdown(wait=True, cancel_futures=True)

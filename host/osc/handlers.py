@@ -106,23 +106,29 @@ def predict_automation(config: ServeConfig, track: np.ndarray, reference: np.nda
 
 _REFINER: RefineProcess | None = None
 _REFINER_LOCK = threading.Lock()
+_STOPPING = threading.Event()  # set by a killing shutdown: no new refinement process after it
 
 
 def _refiner() -> RefineProcess:
     """The server's one refinement process (engines never run on the server's threads)."""
     global _REFINER
     with _REFINER_LOCK:
+        if _STOPPING.is_set():
+            raise EqbridgeError("the server is stopping; refinement is no longer available")
         if _REFINER is None:
             _REFINER = RefineProcess()
         return _REFINER
 
 
-def shutdown_refiner() -> None:
-    """Stop the refinement process (the server calls this on exit, so no worker outlives it)."""
+def shutdown_refiner(kill: bool = False) -> None:
+    """Stop the refinement process (the server calls this on exit, so no worker outlives it); ``kill``
+    stops a search in progress at once instead of letting it run out its budget."""
     global _REFINER
     with _REFINER_LOCK:
+        if kill:
+            _STOPPING.set()
         if _REFINER is not None:
-            _REFINER.close()
+            _REFINER.close(kill=kill)
             _REFINER = None
 
 

@@ -414,8 +414,10 @@ def serve(options: ServeOptions, ready: Callable[[int], None] | None = None) -> 
             ready(running.port)
         running.serve_forever()
     finally:
+        # The refinement process first: a match waiting on a search then fails at once, so the match
+        # threads (joined by close) end within a prediction's time, not a refinement budget's.
+        shutdown_refiner(kill=True)
         running.close()
-        shutdown_refiner()
 
 
 def _exit_on_sigterm(signum: int, frame: object) -> None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -286,3 +287,38 @@ def test_match_with_a_refine_budget_returns_continuous_settings(server, bounce_d
     for name, value in refined.items():
         spec = PROFILE.parameter(name)
         assert spec.min - 1e-6 <= value <= spec.max + 1e-6
+
+
+def _child_pids(pid: int) -> set[int]:
+    out: set[int] = set()
+    for task in Path(f"/proc/{pid}/task").glob("*"):
+        children = task / "children"
+        out |= {int(c) for c in children.read_text().split()} if children.exists() else set()
+    return out
+
+
+def _running(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
+
+
+def test_sigterm_during_a_refinement_stops_the_server_and_its_children_within_2_s(bounce_dir: Path) -> None:
+    proc = _launch(bounce_dir, 0)
+    try:
+        client = Client(_wait_ready(proc))
+        client.send("/eqbridge/match", 77, str(bounce_dir / "track.flac"), str(bounce_dir / "reference.flac"), 30.0)
+        time.sleep(3.0)  # the 30 s search is under way in the refinement process
+        children = _child_pids(proc.pid)
+        assert children, "the server runs its refinement in a child process"
+        start = time.monotonic()
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(10)
+        assert time.monotonic() - start < 2.0
+        deadline = time.monotonic() + 2.0
+        while time.monotonic() < deadline and any(_running(c) for c in children):
+            time.sleep(0.05)
+        assert not [c for c in children if _running(c)]
+    finally:
+        _stop(proc)
