@@ -3,7 +3,8 @@
 The public API host/ uses: the names below (``from model import predict``), resolved lazily so that
 importing the package or a light module does not load PyTorch; and the torch-free modules
 ``model.profiles`` (the parameter space the model predicts and each plugin's mapping of it),
-``model.errors``, ``model.atomic``, ``model.config`` and ``model.manifest`` (the dataset manifest schema). tests/test_architecture.py checks both rules.
+``model.errors``, ``model.atomic``, ``model.config``, ``model.manifest`` (the dataset manifest schema) and
+``model.curve.response`` (how the front end sees a filter, NumPy only). tests/test_architecture.py checks both rules.
 """
 
 from __future__ import annotations
@@ -15,6 +16,10 @@ if TYPE_CHECKING:
     from model.evaluate import evaluate as evaluate_checkpoint
     from model.evaluate import predict_split
     from model.inference import Prediction, SegmentPredictions, predict, predict_segments
+    from model.curve.data import FileSegments, load_curve_data, write_curve_data
+    from model.curve.features import ClipStats
+    from model.curve.inference import CurvePrediction, predict_curve
+    from model.curve.train import CurveTrainConfig, train_curve
     from model.latent import LatentVariants, explore_latent
     from model.train import train as train_network
 
@@ -25,8 +30,13 @@ _EXPORTS = {"Prediction": ("inference", "Prediction"), "SegmentPredictions": ("i
             "explore_latent": ("latent", "explore_latent"), "LatentVariants": ("latent", "LatentVariants"),
             "train_network": ("train", "train"), "train_controller": ("controller_train", "train_controller"),
             "ControllerTrainConfig": ("controller_train", "ControllerTrainConfig"),
-            "evaluate_checkpoint": ("evaluate", "evaluate"), "predict_split": ("evaluate", "predict_split")}
-PUBLIC_MODULES = ("model", "model.profiles", "model.errors", "model.atomic", "model.config", "model.manifest")
+            "evaluate_checkpoint": ("evaluate", "evaluate"), "predict_split": ("evaluate", "predict_split"),
+            "predict_curve": ("curve.inference", "predict_curve"), "CurvePrediction": ("curve.inference", "CurvePrediction"),
+            "train_curve": ("curve.train", "train_curve"), "CurveTrainConfig": ("curve.train", "CurveTrainConfig"),
+            "ClipStats": ("curve.features", "ClipStats"), "FileSegments": ("curve.data", "FileSegments"),
+            "write_curve_data": ("curve.data", "write_curve_data"), "load_curve_data": ("curve.data", "load_curve_data")}
+PUBLIC_MODULES = ("model", "model.profiles", "model.errors", "model.atomic", "model.config", "model.manifest",
+                  "model.curve.response")
 __all__ = sorted(_EXPORTS)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 import sys
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -15,6 +16,44 @@ if sys.version_info >= (3, 11):
 else:  # Python 3.10: the tomli backport (pyproject: tomli; python_version < "3.11")
     import tomli as tomllib
 from model.profiles import N_BINS
+
+SCALES = ("db", "linear")  # mel front end: 10*log10(power) or power
+
+
+@dataclass(frozen=True)
+class FeatureConfig:
+    sample_rate: int = 44100  # Hz; audio at another rate is resampled before the front end
+    window_ms: float = 20.0  # analysis window length (Hann)
+    hop_ms: float = 3.0  # hop between frames
+    n_mels: int = 128  # mel bands
+    fmin_hz: float = 20.0  # lowest mel band edge
+    fmax_hz: float | None = None  # highest mel band edge; None: Nyquist
+    scale: str = "db"  # "db": 10*log10(power mel); "linear": power mel (baseline)
+    amin: float = 1e-10  # power floor before the log (-100 dB)
+
+    @property
+    def win_length(self) -> int:
+        return int(round(self.sample_rate * self.window_ms / 1000.0))
+
+    @property
+    def hop_length(self) -> int:
+        return int(round(self.sample_rate * self.hop_ms / 1000.0))
+
+    @property
+    def n_fft(self) -> int:
+        return 1 << math.ceil(math.log2(self.win_length))
+
+    def n_frames(self, n_samples: int) -> int:
+        """Frames torch.stft (center=True) gives for n_samples."""
+        return n_samples // self.hop_length + 1
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, raw: Mapping[str, Any]) -> "FeatureConfig":
+        return cls(**raw)
+
 
 LOSSES = ("ce", "ce-smooth", "ce-ev")
 # Names of the networks model.architectures builds (kept here so that reading a config needs no torch).

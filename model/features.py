@@ -6,54 +6,15 @@ An ``nn.Module`` in the manner of torchaudio's transforms: it holds its settings
 
 from __future__ import annotations
 
-import math
-from dataclasses import asdict, dataclass
-from typing import Any, Mapping
-
 import librosa
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from model.config import SCALES, FeatureConfig  # torch-free, so readers of a config need no torch
 from model.errors import ConfigError
 
-SCALES = ("db", "linear")
 FRAMES_PER_BLOCK = 512  # STFT frames computed at a time (see MelSpectrogram.forward)
-
-
-@dataclass(frozen=True)
-class FeatureConfig:
-    sample_rate: int = 44100  # Hz; audio at another rate is resampled before the front end
-    window_ms: float = 20.0  # analysis window length (Hann)
-    hop_ms: float = 3.0  # hop between frames
-    n_mels: int = 128  # mel bands
-    fmin_hz: float = 20.0  # lowest mel band edge
-    fmax_hz: float | None = None  # highest mel band edge; None: Nyquist
-    scale: str = "db"  # "db": 10*log10(power mel); "linear": power mel (baseline)
-    amin: float = 1e-10  # power floor before the log (-100 dB)
-
-    @property
-    def win_length(self) -> int:
-        return int(round(self.sample_rate * self.window_ms / 1000.0))
-
-    @property
-    def hop_length(self) -> int:
-        return int(round(self.sample_rate * self.hop_ms / 1000.0))
-
-    @property
-    def n_fft(self) -> int:
-        return 1 << math.ceil(math.log2(self.win_length))
-
-    def n_frames(self, n_samples: int) -> int:
-        """Frames torch.stft (center=True) gives for n_samples."""
-        return n_samples // self.hop_length + 1
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, raw: Mapping[str, Any]) -> "FeatureConfig":
-        return cls(**raw)
 
 
 class MelSpectrogram(nn.Module):

@@ -1,0 +1,139 @@
+"""Per-band statistics of a clip, loudness-normalized: what the curve network sees of a track or a reference.
+
+From the paper's front end (20 ms Hann window, 3 ms hop, 128 mel bands, power) each clip gives, per mel band
+and over its active frames: the level of the mean power, the 10th/50th/90th percentiles of the frame level,
+and the frame level's standard deviation (all dB). An EQ (LTI) adds its mel gain (model.curve.response) to
+the first four and leaves the spread alone, which is what lets training apply fresh curves to cached dry
+statistics. Normalizing subtracts the clip's total mel level from the level channels, so a louder or
+quieter clip gives the same input (to float rounding, ~1e-5 dB): loudness cannot be read as EQ.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any, Mapping
+
+import torch
+
+from model.config import FeatureConfig
+from model.errors import AudioInputError, ConfigError
+from model.features import MelSpectrogram
+
+AMIN = 1e-10  # power floor before the log (-100 dB)
+
+
+@dataclass(frozen=True)
+class StatsConfig:
+    """What :func:`band_stats` measures."""
+
+    quantiles: tuple[float, ...] = (0.1, 0.5, 0.9)
+    gate_db: float = 50.0         # frames this far below the clip's loud frames (95th pct) are not counted
+    min_active_s: float = 1.0     # a clip with less sound than this is refused (mostly silence)
+    noise_spread_db: float = 1.0  # a clip whose broadband frame level varies less than this (std, dB) is
+                                  # steady noise, refused: music and speech vary by several dB
+
+    def __post_init__(self) -> None:
+        if not self.quantiles or not all(0.0 < q < 1.0 for q in self.quantiles):
+            raise ConfigError(f"quantiles must lie in (0, 1), got {self.quantiles}")
+        if self.gate_db <= 0 or self.min_active_s <= 0 or self.noise_spread_db < 0:
+            raise ConfigError("gate_db and min_active_s must be positive and noise_spread_db >= 0, got "
+                              f"{self.gate_db}, {self.min_active_s}, {self.noise_spread_db}")
+
+    @property
+    def n_level(self) -> int:
+        """Channels an EQ shifts (mean level and the percentiles)."""
+        return 1 + len(self.quantiles)
+
+    @property
+    def n_stats(self) -> int:
+        return self.n_level + 1
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**asdict(self), "quantiles": list(self.quantiles)}
+
+    @classmethod
+    def from_dict(cls, raw: Mapping[str, Any]) -> "StatsConfig":
+        return cls(**{**raw, "quantiles": tuple(raw["quantiles"])})
+
+
+class ClipStats(torch.nn.Module):
+    """Mono waveform -> mel power frames -> (S, M) statistics in dB, unnormalized (see :func:`band_stats`)."""
+
+    def __init__(self, features: FeatureConfig = FeatureConfig(scale="linear"),
+                 stats: StatsConfig = StatsConfig()) -> None:
+        super().__init__()
+        if features.scale != "linear":
+            raise ConfigError("the curve model's front end must give linear mel power (scale='linear')")
+        self.features, self.stats = features, stats
+        self.mel = MelSpectrogram(features)
+
+    def mel_power(self, waveform: torch.Tensor) -> torch.Tensor:
+        """(samples,) -> (M, frames) mel power."""
+        with torch.inference_mode():
+            return self.mel(waveform.float())
+
+    def stats_of(self, mel_power: torch.Tensor, what: str = "clip") -> torch.Tensor:
+        """(M, frames) mel power -> (S, M) statistics; raises as :func:`band_stats`."""
+        return band_stats(mel_power, self.stats, self.features, what)
+
+    def forward(self, waveform: torch.Tensor, what: str = "clip") -> torch.Tensor:
+        return self.stats_of(self.mel_power(waveform), what)
+
+
+def active_frames(mel_power: torch.Tensor, config: StatsConfig) -> torch.Tensor:
+    """Boolean (frames,): frames within ``gate_db`` of the clip's loud frames (its 95th percentile)."""
+    frame_db = 10.0 * torch.log10(mel_power.sum(dim=0).clamp_min(AMIN))
+    return frame_db > torch.quantile(frame_db, 0.95) - config.gate_db
+
+
+def band_stats(mel_power: torch.Tensor, config: StatsConfig = StatsConfig(),
+               features: FeatureConfig = FeatureConfig(scale="linear"), what: str = "clip",
+               check: bool = True) -> torch.Tensor:
+    """(M, frames) mel power -> (S, M): [mean level, percentiles..., spread] per band, dB, unnormalized.
+
+    Raises:
+        AudioInputError (with ``check``): fewer than ``min_active_s`` of active frames (mostly silence), or a
+        broadband frame level steadier than ``noise_spread_db`` (steady noise has no tonal balance of music to match).
+    """
+    active = active_frames(mel_power, config)
+    active_s = float(active.sum()) * features.hop_ms / 1000.0
+    if check and active_s < config.min_active_s:
+        raise AudioInputError(f"{what} has only {active_s:.2f} s of sound above its noise floor; at least "
+                              f"{config.min_active_s:g} s is needed to measure its tonal balance")
+    power = mel_power[:, active].double()
+    level = 10.0 * torch.log10(power.clamp_min(AMIN))                               # (M, N)
+    mean_level = 10.0 * torch.log10(power.mean(dim=1).clamp_min(AMIN))             # (M,)
+    quantiles = torch.quantile(level, torch.tensor(config.quantiles, dtype=level.dtype), dim=1)  # (Q, M)
+    spread = level.std(dim=1)                                                        # (M,)
+    frame_level = 10.0 * torch.log10(power.sum(dim=0).clamp_min(AMIN))
+    if check and float(frame_level.std()) < config.noise_spread_db:
+        raise AudioInputError(f"{what} is steady noise: its level varies by {float(frame_level.std()):.2f} dB over "
+                              f"time (music and speech by several dB); give a music or speech reference")
+    return torch.cat([mean_level[None], quantiles, spread[None]]).float()
+
+
+def normalize(stats: torch.Tensor, config: StatsConfig = StatsConfig()) -> torch.Tensor:
+    """(..., S, M) -> the same with the clip's total mel level (dB) subtracted from the level channels."""
+    mean_level = stats[..., 0, :].double()
+    total_db = 10.0 * torch.log10(torch.pow(10.0, mean_level / 10.0).sum(dim=-1, keepdim=True))  # (..., 1)
+    shift = torch.zeros_like(stats, dtype=torch.float64)
+    shift[..., :config.n_level, :] = total_db.unsqueeze(-2)
+    return (stats.double() - shift).float()
+
+
+def pair_input(track: torch.Tensor, reference: torch.Tensor, config: StatsConfig = StatsConfig()) -> torch.Tensor:
+    """Normalized stats (B, S, M) of track and reference -> network input (B, C, M): both, their level
+    differences, and the band position (0..1)."""
+    t, r = normalize(track, config), normalize(reference, config)
+    n_bands = t.shape[-1]
+    position = torch.linspace(0.0, 1.0, n_bands, dtype=t.dtype).expand(t.shape[0], 1, n_bands)
+    return torch.cat([t, r, r[:, :config.n_level] - t[:, :config.n_level], position], dim=1)
+
+
+def n_input_channels(config: StatsConfig = StatsConfig()) -> int:
+    return 2 * config.n_stats + config.n_level + 1
+
+
+def ratio_channel(config: StatsConfig = StatsConfig()) -> int:
+    """Index of the reference-minus-track mean-level channel in :func:`pair_input`'s output."""
+    return 2 * config.n_stats

@@ -1,0 +1,100 @@
+"""The curve network, per-band Laplace outputs: an MLP over the whole (C, M) input (default: on this CPU 10x
+faster per step than the alternative, 1-D dilated convolutions along the mel axis with a global context).
+
+Input (B, C, M) from :func:`model.curve.features.pair_input`; output the curve's median in dB (B, M) and the
+log of its Laplace scale b (B, M), the network's own uncertainty per band (used for restraint).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any, Mapping
+
+import torch
+from torch import nn
+
+from model.errors import ConfigError
+
+LOG_SCALE_RANGE = (-4.0, 3.0)  # ln(dB): b between 0.02 and 20 dB
+
+
+ARCHS = ("mlp", "conv")
+
+
+@dataclass(frozen=True)
+class CurveNetConfig:
+    arch: str = "mlp"
+    in_channels: int = 15
+    ratio_channel: int = 10                            # the input's reference-minus-track mean-level channel
+    n_bands: int = 128
+    width: int = 768                                   # mlp: hidden units; conv: channels
+    depth: int = 3                                     # mlp: residual blocks
+    dilations: tuple[int, ...] = (1, 2, 4, 8, 16, 1)   # conv only
+    kernel_size: int = 5                               # conv only
+    dropout: float = 0.1
+
+    def __post_init__(self) -> None:
+        if self.arch not in ARCHS:
+            raise ConfigError(f"curve network arch {self.arch!r} is not one of {ARCHS}")
+        if self.in_channels < 1 or self.width < 8 or not self.dilations or self.kernel_size % 2 == 0:
+            raise ConfigError(f"curve network: need in_channels >= 1, width >= 4, dilations, an odd kernel; got {self}")
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**asdict(self), "dilations": list(self.dilations)}
+
+    @classmethod
+    def from_dict(cls, raw: Mapping[str, Any]) -> "CurveNetConfig":
+        return cls(**{**raw, "dilations": tuple(raw["dilations"])})
+
+
+class _Block(nn.Module):
+    def __init__(self, width: int, kernel_size: int, dilation: int, dropout: float) -> None:
+        super().__init__()
+        pad = dilation * (kernel_size // 2)
+        self.conv = nn.Conv1d(width, width, kernel_size, padding=pad, dilation=dilation, padding_mode="replicate")
+        self.context = nn.Linear(width, width)  # the whole spectrum's summary, added to every band
+        self.norm = nn.GroupNorm(8, width)
+        self.drop = nn.Dropout(dropout)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        h = self.conv(x) + self.context(x.mean(dim=-1)).unsqueeze(-1)
+        return x + self.drop(torch.nn.functional.gelu(self.norm(h)))
+
+
+class _MlpBlock(nn.Module):
+    def __init__(self, width: int, dropout: float) -> None:
+        super().__init__()
+        self.norm = nn.LayerNorm(width)
+        self.fc1, self.fc2 = nn.Linear(width, width), nn.Linear(width, width)
+        self.drop = nn.Dropout(dropout)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x + self.fc2(self.drop(torch.nn.functional.gelu(self.fc1(self.norm(x)))))
+
+
+class CurveNet(nn.Module):
+    """(B, C, M) -> (median dB (B, M), log scale (B, M)).
+
+    The median is the reference-minus-track mean-level difference (the DSP fit's curve, centred) plus a
+    learned correction, so an untrained network starts from the classic spectrum-ratio match.
+    """
+
+    def __init__(self, config: CurveNetConfig = CurveNetConfig()) -> None:
+        super().__init__()
+        self.config = config
+        c, m, w = config.in_channels, config.n_bands, config.width
+        if config.arch == "mlp":
+            self.body = nn.Sequential(nn.Flatten(), nn.Linear(c * m, w),
+                                      *[_MlpBlock(w, config.dropout) for _ in range(config.depth)],
+                                      nn.LayerNorm(w), nn.Linear(w, 2 * m), nn.Unflatten(1, (2, m)))
+        else:
+            self.body = nn.Sequential(nn.Conv1d(c, w, 1),
+                                      *[_Block(w, config.kernel_size, d, config.dropout) for d in config.dilations],
+                                      nn.Conv1d(w, 2, 1))
+        self.ratio_weight = nn.Parameter(torch.tensor(0.5))
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        out = self.body(x)
+        ratio = x[:, self.config.ratio_channel]
+        median = self.ratio_weight * (ratio - ratio.mean(dim=-1, keepdim=True)) + out[:, 0]
+        return median, out[:, 1].clamp(*LOG_SCALE_RANGE)
