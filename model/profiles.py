@@ -19,6 +19,7 @@ from model.errors import ProfileError
 
 PRESETS_DIR = Path(__file__).resolve().parent.parent / "presets"
 PROFILES_DIR = PRESETS_DIR / "plugins"
+CURVE_CHECKPOINT = PRESETS_DIR / "checkpoints" / "curve.pt"  # the shipped curve model (one for every EQ profile)
 N_BINS = 21  # D in Mimilakis et al. 2020: discrete values per parameter
 SCALES = ("linear", "log")
 BAND_TYPES = ("low_shelf", "peak", "high_shelf")

@@ -9,7 +9,8 @@ from host.matching.match import match
 
 def _run(args: argparse.Namespace) -> int:
     result = match(args.track, args.reference, args.out, plugin=args.plugin, settings_out=args.settings_out,
-                   plot=args.plot, checkpoint=args.checkpoint, refine_s=args.refine, no_clip=args.no_clip)
+                   plot=args.plot, checkpoint=args.checkpoint, refine_s=args.refine, no_clip=args.no_clip,
+                   model=args.model)
     s = result.settings
     print(f"matched {args.track} to {args.reference} with {s.profile} -> {result.out_path} "
           f"(peak {result.peak_dbfs:+.1f} dBFS)")
@@ -36,4 +37,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--no-clip", action="store_true",
                    help="lower the output gain so the peak stays at -0.1 dBFS (a fixed-point file would clip)")
     p.add_argument("--checkpoint", help="model checkpoint (default: the shipped one for the plugin)")
+    p.add_argument("--model", default="auto", choices=("auto", "curve", "classifier"),
+                   help="curve: the one model for every EQ (presets/checkpoints/curve.pt); classifier: the paper's "
+                        "per-plugin 21-bin model; auto (default): curve for an EQ when installed")
     p.set_defaults(func=_run)

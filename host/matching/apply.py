@@ -57,6 +57,7 @@ class ApplyConfig:
     max_gain_db: float | None = None    # caps every band's boost and cut; None: the profile's range only
     no_clip: bool = False               # lower the output gain so the peak stays <= 0 dBFS
     checkpoint: str | None = None       # model checkpoint; None: presets/checkpoints/<plugin>.pt
+    model: str = "auto"                 # host.matching.pipeline.MODELS
     refine_s: float = 0.0               # > 0: refine each prediction this long through the plugin (host/matching/refine.py)
 
     def __post_init__(self) -> None:
@@ -65,13 +66,13 @@ class ApplyConfig:
         self.match_options(load_profile(self.plugin))  # amount, cap and budget: checked once, by the pipeline
 
     def match_options(self, profile: PluginProfile) -> MatchOptions:
-        return MatchOptions(profile, Path(self.checkpoint) if self.checkpoint else None, refine_s=self.refine_s,
+        return MatchOptions(profile, Path(self.checkpoint) if self.checkpoint else None, model=self.model, refine_s=self.refine_s,
                             amount_percent=self.amount_percent, max_gain_db=self.max_gain_db)
 
     def run_key(self) -> dict:
         """What a finished stem's settings file must match for a rerun to skip it."""
         return {"plugin": self.plugin, "mode": self.mode, "amount_percent": float(self.amount_percent),
-                "max_gain_db": self.max_gain_db, "no_clip": self.no_clip, "refine_s": float(self.refine_s),
+                "max_gain_db": self.max_gain_db, "no_clip": self.no_clip, "refine_s": float(self.refine_s), "model": self.model,
                 "checkpoint": str(Path(self.checkpoint).resolve()) if self.checkpoint else None}
 
 

@@ -35,12 +35,13 @@ class MatchResult:
 
 def match(track_path: Path | str, reference_path: Path | str, out_path: Path | str, plugin: str = "faust-peq",
           settings_out: Path | str | None = None, plot: Path | str | None = None,
-          checkpoint: Path | str | None = None, refine_s: float = 0.0, no_clip: bool = False) -> MatchResult:
+          checkpoint: Path | str | None = None, refine_s: float = 0.0, no_clip: bool = False,
+          model: str = "auto") -> MatchResult:
     """Match a track to a reference through a real plugin; write audio, settings JSON and a curve PNG.
 
     The output keeps the track's sample rate, channels, length and subtype (FLAC/WAV by extension).
     ``refine_s`` > 0 refines the prediction for that many seconds through the plugin (host/matching/refine.py).
-    ``no_clip`` lowers the output gain so the peak stays at -0.1 dBFS; without it a fixed-point output that
+    ``model`` picks the predictor (host.matching.pipeline.MODELS). ``no_clip`` lowers the output gain so the peak stays at -0.1 dBFS; without it a fixed-point output that
     goes over clips, and the result (and the settings JSON) says how many samples did.
 
     Raises:
@@ -54,7 +55,7 @@ def match(track_path: Path | str, reference_path: Path | str, out_path: Path | s
     profile = load_profile(plugin)
     if plot and not profile.is_eq:
         raise OptionError(f"--plot draws an EQ curve; profile {profile.name!r} is a {profile.effect} profile")
-    options = MatchOptions(profile, Path(checkpoint) if checkpoint else None, refine_s=refine_s)
+    options = MatchOptions(profile, Path(checkpoint) if checkpoint else None, model=model, refine_s=refine_s)
     track, reference = read_pair(track_path, reference_path)
     host = PluginHost(profile, track.sample_rate)
     outcome = match_clips(track, reference, options, plugin_refiner(host))

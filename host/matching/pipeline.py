@@ -19,7 +19,8 @@ import numpy as np
 
 from host.audio import AudioClip, read_audio
 from host.errors import OptionError
-from model.profiles import PluginProfile
+from host.matching.curve_fit import fit_profile
+from model.profiles import CURVE_CHECKPOINT, PluginProfile
 
 if TYPE_CHECKING:  # refine renders through DawDreamer; the pipeline itself never does
     from host.matching.refine import RefineResult
@@ -30,6 +31,7 @@ AMOUNT_RANGE_PERCENT = (-200.0, 200.0)
 MAX_REFINE_S = 60.0       # the longest refinement any caller may ask for (CLI or OSC)
 MAX_GAIN_CAP_DB = 48.0    # the largest --max-gain-db accepted (every profile's gains lie well inside it)
 EXPLORE_MAX_VARIANTS = 64  # variants one explore gives at most (CLI or OSC)
+MODELS = ("auto", "curve", "classifier")  # auto: the curve model for an EQ when it is installed
 EXPLORE_MAX_RADIUS = 10.0  # latent units; the prior is N(0, I), so points beyond ~4 decode to clipped settings
 
 # (track mono, reference mono at the track's rate, sample rate, budget s, start (P,), probabilities (P, D) or
@@ -48,9 +50,17 @@ class MatchOptions:
 
     profile: PluginProfile
     checkpoint: Path | None = None        # None: the model's default for the profile
+    model: str = "auto"                   # one of MODELS
     refine_s: float = 0.0                 # > 0: refine the prediction this long through the plugin
     amount_percent: float = 100.0         # scales every *_gain_db: 0 flat, 100 as predicted, -100 inverted
     max_gain_db: float | None = None      # caps every band's boost and cut; None: the profile's range only
+
+    def resolved_model(self) -> str:
+        """"curve" or "classifier": what :func:`estimate` will use."""
+        if self.model != "auto":
+            return self.model
+        installed = CURVE_CHECKPOINT.is_file()
+        return "curve" if self.profile.is_eq and self.checkpoint is None and installed else "classifier"
 
     def __post_init__(self) -> None:
         if not (math.isfinite(self.refine_s) and 0.0 <= self.refine_s <= MAX_REFINE_S):
@@ -62,6 +72,11 @@ class MatchOptions:
                                                  and 0.0 <= self.max_gain_db <= MAX_GAIN_CAP_DB):
             raise OptionError(f"--max-gain-db must be a number of dB in [0, {MAX_GAIN_CAP_DB:g}], got "
                               f"{self.max_gain_db}")
+        if self.model not in MODELS:
+            raise OptionError(f"--model must be one of {', '.join(MODELS)}, got {self.model!r}")
+        if self.model == "curve" and not self.profile.is_eq:
+            raise OptionError(f"--model curve predicts an EQ curve; profile {self.profile.name!r} is a "
+                              f"{self.profile.effect} profile: use --model classifier")
         if self.refine_s > 0 and not self.profile.is_eq:
             raise OptionError(f"--refine matches tonal balance through an EQ; profile {self.profile.name!r} is a "
                               f"{self.profile.effect} profile: use its one-shot prediction")
@@ -183,18 +198,31 @@ def estimate(track: np.ndarray, reference: np.ndarray, sample_rate: int, options
         AudioInputError: silent, too short, NaN... (from the model). OptionError: refinement asked without a
         refiner. ProfileError / CheckpointError: unknown profile, missing checkpoint.
     """
-    from model import predict  # the one door from host/ into the model: torch loads only when predicting
-
     profile = options.profile
-    prediction = predict(track, reference, sample_rate, profile, options.checkpoint)
-    predicted = profile.values_from_dict(prediction.values)
+    if options.resolved_model() == "curve":
+        predicted, checkpoint, probabilities = _curve_settings(track, reference, sample_rate, options)
+    else:
+        from model import predict  # the one door from host/ into the model: torch loads only when predicting
+
+        prediction = predict(track, reference, sample_rate, profile, options.checkpoint)
+        predicted = profile.values_from_dict(prediction.values)
+        checkpoint, probabilities = prediction.checkpoint, prediction.probabilities
     refined = None
     if options.refine_s > 0:
         if refiner is None:
             raise OptionError("refinement needs a plugin to render through; this caller has none")
-        refined = refiner(track, reference, sample_rate, options.refine_s, predicted, prediction.probabilities)
+        refined = refiner(track, reference, sample_rate, options.refine_s, predicted, probabilities)
     values = refined.values if refined is not None else predicted
-    return Estimate(predicted, values, prediction.checkpoint, prediction.probabilities, refined)
+    return Estimate(predicted, values, checkpoint, probabilities, refined)
+
+
+def _curve_settings(track: np.ndarray, reference: np.ndarray, sample_rate: int,
+                    options: MatchOptions) -> tuple[np.ndarray, str, None]:
+    """The curve model's curve, fitted to the profile's plugin (host.matching.curve_fit)."""
+    from model import predict_curve  # torch loads only when predicting
+
+    curve = predict_curve(track, reference, sample_rate, options.checkpoint)
+    return fit_profile(options.profile, curve.curve_db, curve.scale_db), curve.checkpoint, None
 
 
 def finish(est: Estimate, options: MatchOptions) -> MatchOutcome:
@@ -222,3 +250,19 @@ def match_clips(track: AudioClip, reference: AudioClip, options: MatchOptions,
                 refiner: Refiner | None = None) -> MatchOutcome:
     """The whole pipeline on clips as read: :func:`estimate_clips`, then :func:`finish`."""
     return finish(estimate_clips(track, reference, options, refiner), options)
+
+
+def segment_values(track: np.ndarray, reference: np.ndarray, sample_rate: int, options: MatchOptions,
+                   hop_s: float) -> tuple[np.ndarray, np.ndarray, float]:
+    """Settings per track segment against the whole reference, for automation: (segment starts (T,) s,
+    physical values (T, P), segment length s). Raises as :func:`estimate`."""
+    if options.resolved_model() == "curve":
+        from model import predict_curve_segments  # torch loads only when predicting
+
+        curves = predict_curve_segments(track, reference, sample_rate, hop_s, checkpoint=options.checkpoint)
+        values = np.stack([fit_profile(options.profile, c, s) for c, s in zip(curves.curve_db, curves.scale_db)])
+        return curves.times_s, values, curves.segment_s
+    from model import predict_segments
+
+    segments = predict_segments(track, reference, sample_rate, options.profile, options.checkpoint, hop_s=hop_s)
+    return segments.times_s, segments.values, segments.segment_s

@@ -23,7 +23,8 @@ from pythonosc.osc_packet import OscPacket, ParseError
 
 from host.errors import EqbridgeError, OscRequestError
 from host.matching.automation import AutomationLane, CcMap, automation_lanes, write_midi_file
-from host.matching.pipeline import EXPLORE_MAX_RADIUS, EXPLORE_MAX_VARIANTS, MatchOptions, match_audio, read_pair
+from host.matching.pipeline import (EXPLORE_MAX_RADIUS, EXPLORE_MAX_VARIANTS, MatchOptions, match_audio, read_pair,
+                                    segment_values)
 from host.matching.refine import RefineProcess
 from host.osc.addresses import CLIP_BEGIN, CLIP_CHUNK, CLIP_END, EXPLORE, MATCH, MATCH_CLIPS, PING
 from host.osc.protocol import (NO_REQUEST_ID, ClientAddress, Packet, automation_message,
@@ -46,11 +47,16 @@ class ServeConfig:
     allowed_dirs: tuple[Path, ...]       # resolved, absolute
     plugin_indices: tuple[int, ...]      # (P,) the plugin's parameter indices, -1 where unknown
     checkpoint: Path | None = None
+    model: str = "auto"                   # host.matching.pipeline.MODELS
     automation_hop_s: float = 2.0        # spacing of the per-segment predictions behind automation
     max_automation_segments: int = 256   # the hop grows on long tracks so a match stays bounded
     midi_dir: Path | None = None         # write <midi_dir>/eqbridge-<request_id>.mid per match
     cc_map: CcMap | None = None          # needed with midi_dir or a live MIDI output
     explore_checkpoint: Path | None = None  # bottlenecked controller for /explore; None: presets/controllers/<profile>.pt
+
+    def options(self, refine_s: float = 0.0) -> MatchOptions:
+        """The pipeline's options for one request (OptionError for a bad budget)."""
+        return MatchOptions(self.profile, self.checkpoint, model=self.model, refine_s=refine_s)
 
 
 @dataclass(frozen=True)
@@ -95,13 +101,10 @@ def load_pair(track_path: Path, reference_path: Path) -> tuple[np.ndarray, np.nd
 def predict_automation(config: ServeConfig, track: np.ndarray, reference: np.ndarray,
                        sample_rate: int) -> tuple[AutomationLane, ...]:
     """Automation lanes over the whole track from per-segment predictions (raises as the pipeline)."""
-    from model import predict_segments  # the model's public API; torch loads with the first request
-
     duration_s = int(track.shape[0]) / sample_rate
     hop_s = max(config.automation_hop_s, duration_s / config.max_automation_segments)
-    segments = predict_segments(track, reference, sample_rate, config.profile, config.checkpoint, hop_s=hop_s)
-    return automation_lanes(segments.times_s, segments.values, segments.segment_s, duration_s,
-                            config.profile, config.plugin_indices)
+    times_s, values, segment_s = segment_values(track, reference, sample_rate, config.options(), hop_s)
+    return automation_lanes(times_s, values, segment_s, duration_s, config.profile, config.plugin_indices)
 
 
 _REFINER: RefineProcess | None = None
@@ -143,7 +146,7 @@ def match_settings(config: ServeConfig, track: np.ndarray, reference: np.ndarray
     ``track`` and ``reference`` are mono float32 at ``sample_rate``. Raises AudioInputError (silent, too
     short, NaN...), OptionError (budget) and ProfileError / CheckpointError from the model.
     """
-    options = MatchOptions(config.profile, config.checkpoint, refine_s=refine_s)
+    options = config.options(refine_s)
     outcome = match_audio(track, reference, sample_rate, options,
                           _refiner().refiner(config.profile.name) if refine_s > 0 else None)
     return outcome.values_dict(), outcome.normalized()
@@ -270,7 +273,7 @@ def handle_ping(ctx: HandlerContext, client: ClientAddress, address: str, *args:
 def handle_match(ctx: HandlerContext, client: ClientAddress, address: str, *args: Any) -> None:
     request_id, track_raw, reference_raw, *refine = check_args(address, args, "iss", "f")
     refine_s = float(refine[0]) if refine else 0.0
-    MatchOptions(ctx.config.profile, ctx.config.checkpoint, refine_s=refine_s)  # OptionError before queuing
+    ctx.config.options(refine_s)  # OptionError before queuing
     dirs = ctx.config.allowed_dirs
     track_path = resolve_allowed_path(request_id, track_raw, dirs, "track")
     reference_path = resolve_allowed_path(request_id, reference_raw, dirs, "reference")

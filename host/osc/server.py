@@ -314,6 +314,7 @@ class ServeOptions:
     allow_dirs: tuple[Path, ...] = ()
     plugin: str = "faust-peq"
     checkpoint: Path | None = None
+    model: str = "auto"               # host.matching.pipeline.MODELS
     midi_dir: Path | None = None
     midi_port: str | None = None
     threads: int = 1                 # match worker threads
@@ -351,6 +352,7 @@ class RunningServer:
         self.config = ServeConfig(profile=profile,
                                   allowed_dirs=tuple(Path(d).resolve() for d in options.allow_dirs),
                                   plugin_indices=plugin_indices(profile), checkpoint=options.checkpoint,
+                                  model=options.model,
                                   automation_hop_s=options.automation_hop_s, midi_dir=options.midi_dir,
                                   cc_map=cc_map)
         self.clips = ClipAssembler(options.limits)
@@ -388,9 +390,12 @@ class RunningServer:
 def warm_up(config: ServeConfig, seconds: float = 4.0, sample_rate: int = 44100) -> None:
     """Load the checkpoint and run one match so the first request is not slow."""
     rng = np.random.default_rng(0)
-    noise = (0.1 * rng.standard_normal(int(seconds * sample_rate))).astype(np.float32)
-    match_settings(config, noise, noise, sample_rate)
-    predict_automation(config, noise, noise, sample_rate)
+    n = int(seconds * sample_rate)
+    # Noise in 4 Hz bursts: steady noise is refused as a reference by the curve model.
+    bursts = 0.1 * rng.standard_normal(n) * (np.sin(2.0 * np.pi * 4.0 * np.arange(n) / sample_rate) > 0)
+    clip = bursts.astype(np.float32)
+    match_settings(config, clip, clip, sample_rate)
+    predict_automation(config, clip, clip, sample_rate)
     # The refinement process starts in the background: serving begins without waiting for it.
     threading.Thread(target=warm_up_refiner, args=(config, sample_rate), daemon=True).start()
 

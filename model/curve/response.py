@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import functools
 
-import librosa
 import numpy as np
 
 from model.config import FeatureConfig
@@ -46,6 +45,8 @@ def mel_operator(config: FeatureConfig = FeatureConfig(scale="linear")) -> np.nd
     A = mel filterbank x (|W|^2 kernel from each grid point to each FFT bin, with the grid's quadrature
     weights); the same matrix gives 1 for a flat filter, so a band's gain is a weighted mean of |H|^2.
     """
+    import librosa  # a second to import: only when the operator is first built
+
     grid = response_grid_hz(config)
     widths = np.gradient(grid)                                         # quadrature weights (Hz)
     bin_hz = np.fft.rfftfreq(config.n_fft, 1.0 / config.sample_rate)   # (K,)
@@ -73,5 +74,7 @@ def mel_gain_db(power_response: np.ndarray, config: FeatureConfig = FeatureConfi
 
 def mel_center_frequencies_hz(config: FeatureConfig = FeatureConfig(scale="linear")) -> np.ndarray:
     """Centre frequency of each mel band (M,)."""
+    import librosa
+
     fmax_hz = config.sample_rate / 2.0 if config.fmax_hz is None else config.fmax_hz
     return librosa.mel_frequencies(n_mels=config.n_mels + 2, fmin=config.fmin_hz, fmax=fmax_hz)[1:-1]

@@ -19,11 +19,11 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from model.atomic import atomic_path
 from model.curve.data import CurveData, PairSampler, load_curve_data
 from model.curve.features import n_input_channels, pair_input, ratio_channel
 from model.curve.network import CurveNet, CurveNetConfig
 from model.errors import CheckpointError, ConfigError
+from model.payload import check_writable, save_atomic
 
 log = logging.getLogger(__name__)
 
@@ -108,19 +108,18 @@ def payload(network: CurveNet, config: CurveTrainConfig, data: CurveData, step: 
             "data_digest": data.meta.get("digest", "")}
 
 
-def _save(obj: dict[str, Any], path: Path) -> None:
-    with atomic_path(path) as tmp:
-        torch.save(obj, tmp)
 
 
 def train_curve(data_dir: str | Path, out_path: str | Path, config: CurveTrainConfig = CurveTrainConfig(),
-                progress: bool = True) -> list[dict[str, float]]:
+                progress: bool = True, force: bool = False) -> list[dict[str, float]]:
     """Train (or resume from ``OUT.last.pt``) and write the best checkpoint to ``out_path``.
 
     Raises:
-        DatasetError: unreadable curve data. CheckpointError: a last checkpoint from another configuration.
+        DatasetError: unreadable curve data. CheckpointError: a last checkpoint from another configuration, or
+        ``out_path`` is the shipped model and ``force`` is False.
     """
     out = Path(out_path)
+    check_writable(out, force)
     torch.set_num_threads(config.threads)
     torch.manual_seed(config.seed)
     data = load_curve_data(data_dir)
@@ -164,8 +163,8 @@ def train_curve(data_dir: str | Path, out_path: str | Path, config: CurveTrainCo
             bar.set_postfix(val_mae=f"{row['curve_mae_db']:.3f}", flat=f"{row['flat_mae_db']:.3f}")
             if row["curve_mae_db"] < best:
                 best = row["curve_mae_db"]
-                _save(payload(network, config, data, step, history), out)
+                save_atomic(payload(network, config, data, step, history), out)
         if step % config.checkpoint_every == 0 or step == config.steps:
-            _save({**payload(network, config, data, step, history), "optimizer": optimizer.state_dict()}, last)
+            save_atomic({**payload(network, config, data, step, history), "optimizer": optimizer.state_dict()}, last)
     bar.close()
     return history

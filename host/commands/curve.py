@@ -1,0 +1,61 @@
+"""`eqbridge curve-data` and `eqbridge train-curve`: the curve model (one model for every EQ plugin)."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from host.errors import OptionError
+
+MAX_STEPS = 1_000_000
+
+
+def _sources(text: str) -> tuple[str, ...]:
+    return tuple(s for s in (p.strip() for p in text.split(",")) if s)
+
+
+def _run_data(args: argparse.Namespace) -> int:
+    from host.data.curve_data import CurveDataConfig, build_curve_data
+
+    out = Path(args.out)
+    if out.exists() and not out.is_dir():
+        raise OptionError(f"--out {out} exists and is not a folder")
+    if out.resolve() == Path(args.corpus).resolve():
+        raise OptionError("--out must not be the corpus folder")
+    path = build_curve_data(args.corpus, out, CurveDataConfig(holdout=_sources(args.holdout), seed=args.seed),
+                            progress=not args.no_progress)
+    print(f"curve data written to {path.parent}")
+    return 0
+
+
+def _run_train(args: argparse.Namespace) -> int:
+    from model import CurveTrainConfig, train_curve
+
+    if not 1 <= args.steps <= MAX_STEPS:
+        raise OptionError(f"--steps must lie in [1, {MAX_STEPS}], got {args.steps}")
+    config = CurveTrainConfig(steps=args.steps, seed=args.seed)
+    history = train_curve(args.data, args.out, config, progress=not args.no_progress, force=args.force)
+    best = min(history, key=lambda r: r["curve_mae_db"]) if history else None
+    if best:
+        print(f"best step {best['step']}: validation curve error {best['curve_mae_db']:.3f} dB (flat "
+              f"{best['flat_mae_db']:.3f}, spectrum ratio {best['ratio_mae_db']:.3f}) -> {args.out}")
+    return 0
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    data = sub.add_parser("curve-data", help="band statistics of a corpus and a bank of EQ curves, for train-curve")
+    data.add_argument("--corpus", required=True, help="corpus folder (corpus build output) or any audio folder")
+    data.add_argument("--out", required=True, help="folder to write")
+    data.add_argument("--holdout", default="wesnoth-music,musescore-midi",
+                      help="comma-separated corpus sources kept for the test only (never trained on)")
+    data.add_argument("--seed", type=int, default=0, help="segments, scenes, curves and the split")
+    data.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    data.set_defaults(func=_run_data)
+    train = sub.add_parser("train-curve", help="train the curve model on curve-data output (resumes OUT.last.pt)")
+    train.add_argument("--data", required=True, help="curve-data folder")
+    train.add_argument("--out", required=True, help="checkpoint to write, e.g. presets/checkpoints/curve.pt")
+    train.add_argument("--steps", type=int, default=6000, help="optimizer steps of 256 pairs (default 6000)")
+    train.add_argument("--seed", type=int, default=0)
+    train.add_argument("--force", action="store_true", help="replace the shipped model in presets/")
+    train.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    train.set_defaults(func=_run_train)

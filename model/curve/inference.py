@@ -1,0 +1,144 @@
+"""Public curve inference: the EQ curve (dB per mel band) that makes a track's tonal balance match a reference's.
+
+The clips are validated and resampled as for :func:`model.inference.predict`; each is then summarized by its
+level-normalized band statistics (model.curve.features), so a reference 6 dB louder gives the same curve. A
+reference that is mostly silence (under 1 s of sound) or steady noise is refused with a clear error.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from model.config import FeatureConfig
+from model.curve.features import ClipStats, StatsConfig, pair_input
+from model.curve.network import CurveNet, CurveNetConfig
+from model.curve.response import mel_center_frequencies_hz
+from model.curve.train import CHECKPOINT_KIND, CurveTrainConfig
+from model.errors import AudioInputError, CheckpointError
+from model.inference import prepare_audio
+from model.profiles import CURVE_CHECKPOINT
+
+MIN_DURATION_S = 1.0
+
+
+@dataclass(frozen=True)
+class CurvePrediction:
+    """``curve_db`` (M,): the predicted effective gain per mel band (the median of the network's Laplace);
+    ``scale_db`` (M,): its Laplace scale, the network's own uncertainty per band; ``freqs_hz`` (M,): the mel
+    band centres; ``checkpoint``: the file used."""
+
+    freqs_hz: np.ndarray
+    curve_db: np.ndarray
+    scale_db: np.ndarray
+    checkpoint: str
+
+
+@dataclass(frozen=True)
+class CurveModel:
+    path: Path
+    network: CurveNet
+    front: ClipStats
+    trained_on: tuple[str, ...]
+    holdout_sources: tuple[str, ...]
+
+
+_CACHE: dict[tuple[str, float], CurveModel] = {}
+_LOCK = threading.Lock()
+
+
+def load_curve_model(path: str | Path | None = None) -> CurveModel:
+    """The curve checkpoint (default ``presets/checkpoints/curve.pt``), loaded once per (file, mtime).
+
+    Raises:
+        CheckpointError: missing, unreadable, or not a curve checkpoint; the message says how to make one.
+    """
+    p = Path(path) if path is not None else CURVE_CHECKPOINT
+    if not p.is_file():
+        raise CheckpointError(f"no curve model at {p}; train one with `eqbridge train-curve --data CURVE_DATA --out {p}`")
+    key = (str(p.resolve()), p.stat().st_mtime)
+    with _LOCK:
+        if key in _CACHE:
+            return _CACHE[key]
+        try:
+            payload = torch.load(p, map_location="cpu", weights_only=False)
+        except Exception as exc:  # torch raises many types for a corrupt file
+            raise CheckpointError(f"cannot read curve model {p}: {exc}") from exc
+        if not isinstance(payload, dict) or payload.get("kind") != CHECKPOINT_KIND:
+            raise CheckpointError(f"{p} is not a curve model (train one with `eqbridge train-curve`)")
+        config = CurveTrainConfig.from_dict(payload["train_config"])
+        network = CurveNet(config.network)
+        network.load_state_dict(payload["state_dict"])
+        network.eval()
+        front = ClipStats(FeatureConfig.from_dict(payload["features"]), StatsConfig.from_dict(payload["stats"]))
+        model = CurveModel(p, network, front, tuple(payload.get("trained_on", ())),
+                           tuple(payload.get("holdout_sources", ())))
+        _CACHE[key] = model
+        return model
+
+
+def predict_curve(track: np.ndarray, reference: np.ndarray, sample_rate: int,
+                  checkpoint: str | Path | None = None) -> CurvePrediction:
+    """Predict the EQ curve that makes ``track`` sound like ``reference`` (input conventions as ``predict``).
+
+    Raises:
+        AudioInputError: a clip is silent, shorter than 1 s, has NaN/inf, a bad shape, under 1 s of sound, or
+            is steady noise. CheckpointError: no usable curve model.
+    """
+    model = load_curve_model(checkpoint)
+    rate = model.front.features.sample_rate
+    t = prepare_audio(track, sample_rate, rate, MIN_DURATION_S, "track")
+    r = prepare_audio(reference, sample_rate, rate, MIN_DURATION_S, "reference")
+    with torch.inference_mode():
+        t_stats = model.front(torch.from_numpy(t), "track")
+        r_stats = model.front(torch.from_numpy(r), "reference")
+        median, log_scale = model.network(pair_input(t_stats[None], r_stats[None], model.front.stats))
+    return CurvePrediction(freqs_hz=mel_center_frequencies_hz(model.front.features),
+                           curve_db=median[0].double().numpy(), scale_db=torch.exp(log_scale[0]).double().numpy(),
+                           checkpoint=str(model.path))
+
+
+@dataclass(frozen=True)
+class CurveSegments:
+    """Curves per track segment against the whole reference (for DAW automation): ``times_s`` (T,) segment
+    starts, ``curve_db`` and ``scale_db`` (T, M), ``segment_s`` their length."""
+
+    times_s: np.ndarray
+    curve_db: np.ndarray
+    scale_db: np.ndarray
+    segment_s: float
+    checkpoint: str
+
+
+def predict_curve_segments(track: np.ndarray, reference: np.ndarray, sample_rate: int, hop_s: float,
+                           segment_s: float = 4.0, checkpoint: str | Path | None = None) -> CurveSegments:
+    """One curve per ``segment_s`` segment of ``track``, every ``hop_s``, against the whole reference.
+
+    A quiet segment is measured over the frames it has (its statistics are gated, never refused); the
+    reference is checked as in :func:`predict_curve`. Raises as :func:`predict_curve`, and AudioInputError
+    for a hop or segment that is not positive.
+    """
+    from model.curve.features import band_stats
+
+    if not (hop_s > 0 and segment_s >= MIN_DURATION_S):
+        raise AudioInputError(f"need hop_s > 0 and segment_s >= {MIN_DURATION_S} s; got {hop_s}, {segment_s}")
+    model = load_curve_model(checkpoint)
+    rate, front = model.front.features.sample_rate, model.front
+    t = prepare_audio(track, sample_rate, rate, MIN_DURATION_S, "track")
+    r = prepare_audio(reference, sample_rate, rate, MIN_DURATION_S, "reference")
+    seg_s = min(segment_s, len(t) / rate)
+    hop_frames = front.features.hop_ms / 1000.0
+    starts_s = np.arange(0.0, len(t) / rate - seg_s + 1e-9, hop_s)
+    with torch.inference_mode():
+        r_stats = front(torch.from_numpy(r), "reference")
+        power = front.mel_power(torch.from_numpy(t))
+        n = int(seg_s / hop_frames)
+        t_stats = torch.stack([band_stats(power[:, int(s / hop_frames):int(s / hop_frames) + n], front.stats,
+                                          front.features, check=False) for s in starts_s])
+        median, log_scale = model.network(pair_input(t_stats, r_stats.expand(len(starts_s), -1, -1), front.stats))
+    return CurveSegments(starts_s, median.double().numpy(), torch.exp(log_scale).double().numpy(), seg_s,
+                         str(model.path))
