@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import argparse
 import logging
+import math
 from pathlib import Path
 
 import numpy as np
 
-from host.errors import DatasetError
+from host.errors import DatasetError, OptionError
+from host.matching.pipeline import MAX_REFINE_S
 
 log = logging.getLogger(__name__)
 
@@ -32,12 +34,53 @@ def load_predictions(paths: list[str]) -> dict[str, np.ndarray]:
     return out
 
 
+def _named(specs: list[str], option: str) -> list[tuple[str, Path | None]]:
+    """NAME=PATH (or NAME alone: the shipped default) pairs of ``option``."""
+    out = []
+    for spec in specs:
+        name, _, path = spec.partition("=")
+        if not name:
+            raise OptionError(f"{option} takes NAME=CHECKPOINT or NAME, got {spec!r}")
+        out.append((name, Path(path) if path else None))
+    return out
+
+
+def _estimators(args: argparse.Namespace, profile_name: str) -> dict:
+    """Methods that predict each row through the one matching pipeline (curve model or classifier)."""
+    from host.matching.pipeline import MatchOptions, estimate
+    from model.profiles import load_profile
+
+    profile = load_profile(profile_name)
+    out = {}
+    for option, kind in (("--curve", "curve"), ("--classifier", "classifier")):
+        for name, path in _named(getattr(args, option[2:]) or [], option):
+            options = MatchOptions(profile, path, model=kind)
+            out[name] = lambda x, r, sr, o=options: estimate(x, r, sr, o).values
+            if kind == "curve" and args.refine > 0:
+                out[f"{name}+refine{args.refine:g}s"] = _refined(profile, MatchOptions(profile, path, model=kind,
+                                                                                       refine_s=args.refine))
+    return out
+
+
+def _refined(profile, options):
+    from host.matching.pipeline import estimate
+    from host.matching.refine import plugin_refiner
+    from host.plugins.render import PluginHost
+
+    host = PluginHost(profile, 44100)
+    return lambda x, r, sr: estimate(x, r, sr, options, plugin_refiner(host)).values
+
+
 def _run(args: argparse.Namespace) -> int:
     from host.evaluation.audio_eval import evaluate_audio, format_table  # loads torch (auraloss): only when run
+    from model.manifest import read_manifest
 
+    if not (math.isfinite(args.refine) and 0.0 <= args.refine <= MAX_REFINE_S):
+        raise OptionError(f"--refine must be a number of seconds in [0, {MAX_REFINE_S:g}], got {args.refine}")
+    estimators = _estimators(args, read_manifest(args.data).profile_name)
     report = evaluate_audio(Path(args.data), load_predictions(args.predictions or []), split=args.split,
                             max_rows=args.audio_rows, out_dir=Path(args.out), dsp_eq_match=not args.no_dsp,
-                            matchering=not args.no_matchering, progress=True)
+                            matchering=not args.no_matchering, progress=True, estimators=estimators)
     print(format_table(report), end="")
     return 0
 
@@ -51,6 +94,14 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--out", required=True, help="folder for audio_report.md and audio_report.json")
     p.add_argument("--predictions", nargs="*", metavar="NPZ",
                    help=".npz files of method name -> (rows, P) physical settings in the split's manifest order")
+    p.add_argument("--curve", action="append", metavar="NAME[=CKPT]",
+                   help="add the curve model as method NAME (default checkpoint presets/checkpoints/curve.pt); "
+                        "repeatable")
+    p.add_argument("--classifier", action="append", metavar="NAME[=CKPT]",
+                   help="add a 21-bin classifier (or baseline) checkpoint as method NAME (default: the plugin's "
+                        "shipped one); repeatable")
+    p.add_argument("--refine", type=float, default=0.0, metavar="SECONDS",
+                   help="also each --curve method refined this long through the plugin (default 0: not)")
     p.add_argument("--no-dsp", action="store_true", help="skip the DSP EQ-match baseline")
     p.add_argument("--no-matchering", action="store_true", help="skip the Matchering baseline")
     p.set_defaults(func=_run)

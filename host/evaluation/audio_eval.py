@@ -20,7 +20,7 @@ from model.manifest import SPLITS, read_manifest
 from model.atomic import write_json_atomic, write_text_atomic
 from host.evaluation.dsp_fit import fit_eq_match
 from host.errors import DatasetError, ProfileError
-from host.evaluation.metrics import lufs_error_db, mel_stft_nepers, mrstft_distance
+from host.evaluation.metrics import lufs_error_db, mel_stft_nepers, mel_stft_nepers_level_invariant, mrstft_distance
 from model.profiles import PluginProfile, load_profile
 
 log = logging.getLogger(__name__)
@@ -28,7 +28,9 @@ log = logging.getLogger(__name__)
 NO_OP = "no-op"
 DSP_EQ_MATCH = "dsp-eq-match"
 MATCHERING = "matchering"
-METRICS = ("mel_stft_nepers", "mrstft_distance", "lufs_error_db")
+METRICS = ("mel_stft_nepers", "mel_level_invariant_nepers", "mrstft_distance", "lufs_error_db")
+# (x, ref, sample rate) -> (P,) physical settings: a method evaluated per row (a model through the pipeline)
+Estimator = Callable[[np.ndarray, np.ndarray, int], np.ndarray]
 REPORT_MD = "audio_report.md"
 REPORT_JSON = "audio_report.json"
 
@@ -80,6 +82,7 @@ def load_split(data_dir: str | Path, split: str = "test", max_rows: int | None =
 def row_metrics(prediction: np.ndarray, target: np.ndarray, sample_rate: int) -> dict[str, float]:
     """The three distances of one rendered prediction from its target (see :mod:`host.evaluation.metrics`)."""
     return {"mel_stft_nepers": mel_stft_nepers(prediction, target, sample_rate),
+            "mel_level_invariant_nepers": mel_stft_nepers_level_invariant(prediction, target, sample_rate),
             "mrstft_distance": mrstft_distance(prediction, target),
             "lufs_error_db": lufs_error_db(prediction, target, sample_rate)}
 
@@ -102,34 +105,48 @@ def _checked_predictions(predictions: Mapping[str, np.ndarray], profile: PluginP
     return out
 
 
-def _summary(rows: list[dict[str, float]]) -> dict[str, dict[str, float] | int]:
+def _summary(rows: list[dict[str, float]], no_op: list[dict[str, float]]) -> dict:
+    """Mean, std, median, 90th percentile of each metric, and the share of rows worse than leaving the input
+    alone (by more than 1e-6, so no-op itself scores 0)."""
     table = np.array([[r[m] for m in METRICS] for r in rows], dtype=np.float64)  # (rows, metrics)
+    base = np.array([[r[m] for m in METRICS] for r in no_op], dtype=np.float64)
     finite = np.isfinite(table)
     if not finite.all():
         log.warning("%d non-finite metric values left out of the means", int((~finite).sum()))
     masked = np.where(finite, table, np.nan)
     with np.errstate(invalid="ignore"):
-        mean, std = np.nanmean(masked, axis=0), np.nanstd(masked, axis=0)
-    return {"rows": len(rows), "mean": dict(zip(METRICS, mean.tolist())), "std": dict(zip(METRICS, std.tolist()))}
+        stats = {"mean": np.nanmean(masked, axis=0), "std": np.nanstd(masked, axis=0),
+                 "median": np.nanmedian(masked, axis=0), "p90": np.nanpercentile(masked, 90, axis=0),
+                 "worse_than_no_op": np.nanmean(np.where(finite, masked > base + 1e-6, np.nan), axis=0)}
+    return {"rows": len(rows), **{k: dict(zip(METRICS, v.tolist())) for k, v in stats.items()}}
+
+
+_LABELS = {"mel_stft_nepers": "mel distance (Np)", "mel_level_invariant_nepers": "level-invariant mel (Np)",
+           "mrstft_distance": "MR-STFT", "lufs_error_db": "LUFS error (dB)"}
 
 
 def _markdown(report: dict) -> str:
     lines = [f"# Audio-domain evaluation: {report['data_dir']} ({report['split']}, {report['rows']} rows, "
              f"profile {report['profile']}, {report['sample_rate']} Hz)", "",
-             "Each method's output compared with the target y (lower is better): mel STFT distance (nepers) = mean |Δ ln mel| "
-             "(128 mels, nepers); MR-STFT = spectral convergence + log magnitude (FFT 512/1024/2048); "
-             "LUFS error = |Δ integrated loudness| in dB. Mean ± std over rows.", "",
-             "| method | rows | mel STFT distance (nepers) | MR-STFT distance | LUFS error (dB) |",
-             "| --- | ---: | ---: | ---: | ---: |"]
+             "Each method's output compared with the target y (lower is better): mel distance = mean |Δ ln mel| "
+             "(128 mels, framewise, nepers; x 8.69 for dB); level-invariant = the same with the mean ln-mel offset "
+             "removed; MR-STFT = spectral convergence + log magnitude (FFT 512/1024/2048); LUFS error = |Δ "
+             "integrated loudness| in dB. Each cell: mean / median / 90th percentile; 'worse' = share of rows "
+             "where the method is further from the target than leaving the input alone (mel distance, "
+             "level-invariant).", "",
+             "| method | rows | " + " | ".join(_LABELS[m] for m in METRICS) + " | worse (mel) | worse (level-inv.) |",
+             "| --- | ---: | " + " | ".join("---:" for _ in METRICS) + " | ---: | ---: |"]
     for name, s in report["methods"].items():
-        cells = [f"{s['mean'][m]:.3f} ± {s['std'][m]:.3f}" for m in METRICS]
-        lines.append(f"| {name} | {s['rows']} | " + " | ".join(cells) + " |")
+        cells = [f"{s['mean'][m]:.3f} / {s['median'][m]:.3f} / {s['p90'][m]:.3f}" for m in METRICS]
+        worse = [f"{100 * s['worse_than_no_op'][m]:.0f}%" for m in ("mel_stft_nepers", "mel_level_invariant_nepers")]
+        lines.append(f"| {name} | {s['rows']} | " + " | ".join(cells) + " | " + " | ".join(worse) + " |")
     return "\n".join(lines) + "\n"
 
 
 def evaluate_audio(data_dir: str | Path, predictions: Mapping[str, np.ndarray] | None = None, split: str = "test",
                    max_rows: int | None = None, out_dir: str | Path | None = None, dsp_eq_match: bool = True,
-                   matchering: bool = True, progress: bool = True) -> dict:
+                   matchering: bool = True, progress: bool = True,
+                   estimators: Mapping[str, Estimator] | None = None) -> dict:
     """Render and score every method on a split; returns the report (and writes it when ``out_dir`` is set).
 
     Args:
@@ -141,10 +158,11 @@ def evaluate_audio(data_dir: str | Path, predictions: Mapping[str, np.ndarray] |
         out_dir: where to write audio_report.md and audio_report.json (atomically).
         dsp_eq_match: include the DSP EQ-match baseline (fitted per row from x and ref).
         matchering: include the Matchering baseline (needs ``pip install matchering``).
+        estimators: method name -> a function of (x, ref, sample rate) giving the row's settings (P,).
 
     Returns:
-        {"data_dir", "split", "rows", "profile", "sample_rate", "methods": {name: {"rows", "mean", "std"}}}
-        with mean and std of each metric in METRICS.
+        {"data_dir", "split", "rows", "profile", "sample_rate", "methods": {name: {"rows", "mean", "std",
+        "median", "p90", "worse_than_no_op"}}, "rows_detail": {name: [per-row metrics]}} over METRICS.
 
     Raises:
         DatasetError, ProfileError, PluginNotFoundError, MatcheringError (see the modules named above).
@@ -161,6 +179,10 @@ def evaluate_audio(data_dir: str | Path, predictions: Mapping[str, np.ndarray] |
     methods: dict[str, Callable[[int], np.ndarray]] = {NO_OP: lambda i: data.x[i]}
     for name, values in given.items():
         methods[name] = lambda i, v=values: host.render(data.x[i], v[i])
+    for name, estimator in (estimators or {}).items():
+        if name in methods or name in (DSP_EQ_MATCH, MATCHERING):
+            raise ProfileError(f"method name {name!r} is used twice; rename it")
+        methods[name] = lambda i, e=estimator: host.render(data.x[i], e(data.x[i], data.ref[i], sample_rate))
     if dsp_eq_match:
         methods[DSP_EQ_MATCH] = lambda i: host.render(data.x[i], fit_eq_match(data.x[i], data.ref[i], sample_rate,
                                                                               profile))
@@ -175,7 +197,8 @@ def evaluate_audio(data_dir: str | Path, predictions: Mapping[str, np.ndarray] |
             rows[name].append(row_metrics(run(i), data.y[i], sample_rate))
     report = {"data_dir": str(data_dir), "split": split, "rows": data.n_rows, "profile": profile.name,
               "sample_rate": sample_rate, "metrics": list(METRICS),
-              "methods": {name: _summary(r) for name, r in rows.items()}}
+              "methods": {name: _summary(r, rows[NO_OP]) for name, r in rows.items()},
+              "rows_detail": {name: r for name, r in rows.items()}}
     if out_dir is not None:
         out = Path(out_dir)
         write_json_atomic(out / REPORT_JSON, report)

@@ -2,6 +2,8 @@
 
 - :func:`mel_stft_nepers`: mean absolute difference of natural-log mel magnitudes, 128 mels (the mel
   spectral distance of DeepAFx-ST, Steinmetz et al. 2022), via ``auraloss.freq.MelSTFTLoss``.
+- :func:`mel_stft_nepers_level_invariant`: the same after removing the mean log-mel offset (a broadband
+  gain costs nothing: the tonal error alone).
 - :func:`mrstft_distance`: multi-resolution STFT distance (spectral convergence + log magnitude at FFT
   sizes 1024/2048/512; Yamamoto et al. 2020), via ``auraloss.freq.MultiResolutionSTFTLoss`` defaults.
 - :func:`lufs_error_db`: absolute integrated-loudness difference (ITU-R BS.1770-4, pyloudnorm).
@@ -62,6 +64,20 @@ def mel_stft_nepers(prediction: np.ndarray, target: np.ndarray, sample_rate: int
     p, t = _pair(prediction, target)
     with torch.no_grad():
         return float(_mel_loss(int(sample_rate))(p, t))
+
+
+def mel_stft_nepers_level_invariant(prediction: np.ndarray, target: np.ndarray, sample_rate: int) -> float:
+    """:func:`mel_stft_nepers` after scaling the prediction by the broadband gain that removes the mean
+    ln-mel difference (nepers). A pure gain change gives 0.
+
+    Raises:
+        AudioInputError: as :func:`mel_stft_nepers`.
+    """
+    p, t = _pair(prediction, target)
+    loss = _mel_loss(int(sample_rate))
+    with torch.no_grad():
+        log_p, log_t = (torch.log(torch.matmul(loss.fb, loss.stft(x.view(1, -1))[0])) for x in (p, t))
+        return float((log_p + (log_t - log_p).mean() - log_t).abs().mean())
 
 
 def mrstft_distance(prediction: np.ndarray, target: np.ndarray) -> float:

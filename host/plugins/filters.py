@@ -19,6 +19,7 @@ from host.errors import ProfileError
 from model.profiles import PluginProfile
 
 WIDTH_UNITS = ("Q", "oct")
+ORFANIDIS_FLAT_DB = 1e-4  # a ZamEQ2 bell gentler than this is taken as flat (its response differs by < 1e-4 dB)
 
 
 @dataclass(frozen=True)
@@ -67,7 +68,7 @@ def zam_orfanidis_bell(band: BandSetting, sample_rate: int) -> np.ndarray:
     a bandwidth of (f / sample_rate) / Q' taken as radians (reproduces ZamEQ2 4.1, measured)."""
     if band.width_unit != "oct":
         raise ProfileError(f"the ZamEQ2 bell takes a bandwidth in octaves, got unit {band.width_unit!r}")
-    if band.gain_db == 0.0:
+    if abs(band.gain_db) < ORFANIDIS_FLAT_DB:  # the design divides by ~(gain - 1): identity near 0 dB
         return np.array([1.0, 0.0, 0.0, 1.0, 0.0, 0.0])
     g0, g = 1.0, 10.0 ** (band.gain_db / 20.0)
     gb = math.sqrt(g)

@@ -20,6 +20,7 @@ from model.errors import AudioInputError, ConfigError
 from model.features import MelSpectrogram
 
 AMIN = 1e-10  # power floor before the log (-100 dB)
+LEVEL_FLOOR_DB = -80.0  # normalized band levels are floored here (relative to the clip's total mel level)
 
 
 @dataclass(frozen=True)
@@ -113,12 +114,17 @@ def band_stats(mel_power: torch.Tensor, config: StatsConfig = StatsConfig(),
 
 
 def normalize(stats: torch.Tensor, config: StatsConfig = StatsConfig()) -> torch.Tensor:
-    """(..., S, M) -> the same with the clip's total mel level (dB) subtracted from the level channels."""
+    """(..., S, M) -> the same with the clip's total mel level (dB) subtracted from the level channels, which
+    are then floored at LEVEL_FLOOR_DB."""
     mean_level = stats[..., 0, :].double()
     total_db = 10.0 * torch.log10(torch.pow(10.0, mean_level / 10.0).sum(dim=-1, keepdim=True))  # (..., 1)
     shift = torch.zeros_like(stats, dtype=torch.float64)
     shift[..., :config.n_level, :] = total_db.unsqueeze(-2)
-    return (stats.double() - shift).float()
+    out = stats.double() - shift
+    # Bands this far below the clip's total hold no signal (digital silence above a lossy file's cut-off): an
+    # EQ cannot move them, so training (which adds curves to cached statistics) and inference both floor them.
+    out[..., :config.n_level, :] = out[..., :config.n_level, :].clamp_min(LEVEL_FLOOR_DB)
+    return out.float()
 
 
 def pair_input(track: torch.Tensor, reference: torch.Tensor, config: StatsConfig = StatsConfig()) -> torch.Tensor:

@@ -147,6 +147,7 @@ def train_curve(data_dir: str | Path, out_path: str | Path, config: CurveTrainCo
     while step < config.steps:
         for group in optimizer.param_groups:
             group["lr"] = _lr(step, config)
+        torch.manual_seed(config.seed * 1_000_003 + step)  # dropout too is a function of (seed, step): resumable
         x, curve = _tensors(train_sampler.batch(step, config.batch_size), data)
         median, log_scale = network(x)
         loss = laplace_nll(median, log_scale, curve)
