@@ -23,7 +23,7 @@ def _run_data(args: argparse.Namespace) -> int:
     if out.resolve() == Path(args.corpus).resolve():
         raise OptionError("--out must not be the corpus folder")
     path = build_curve_data(args.corpus, out, CurveDataConfig(holdout=_sources(args.holdout), seed=args.seed),
-                            progress=not args.no_progress)
+                            progress=not args.no_progress, workers=args.workers)
     print(f"curve data written to {path.parent}")
     return 0
 
@@ -49,6 +49,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     data.add_argument("--holdout", default="wesnoth-music,musescore-midi",
                       help="comma-separated corpus sources kept for the test only (never trained on)")
     data.add_argument("--seed", type=int, default=0, help="segments, scenes, curves and the split")
+    data.add_argument("--workers", type=int, default=1, help="processes (the data does not depend on it)")
     data.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     data.set_defaults(func=_run_data)
     train = sub.add_parser("train-curve", help="train the curve model on curve-data output (resumes OUT.last.pt)")

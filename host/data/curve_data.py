@@ -16,7 +16,9 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
+from multiprocessing import get_context
 from pathlib import Path
 
 import numpy as np
@@ -28,6 +30,7 @@ from host.data.corpus import AudioFile, list_audio_files, load_audio
 from host.data.dataset import assign_groups
 from host.errors import AudioInputError, DatasetError
 from host.plugins.curves import curve_bank
+from host.processes import end_with_parent
 from model.profiles import available_profiles, load_profile
 
 log = logging.getLogger(__name__)
@@ -38,6 +41,7 @@ SEGMENTS_PER_S = 0.25           # one segment per 4 s of audio...
 SEGMENTS_PER_FILE = (6, 48)     # ...within these bounds
 CURVES_PER_PROFILE = 12000
 MAX_HOLDOUT = 16
+MAX_WORKERS = 64
 
 
 @dataclass(frozen=True)
@@ -74,15 +78,81 @@ def _segments(rng: np.random.Generator, duration_s: float) -> np.ndarray:
     return np.stack([starts, lengths], axis=1)
 
 
+@dataclass(frozen=True)
+class _FileResult:
+    stats: np.ndarray       # (n, S, M) per variant, concatenated
+    segments: np.ndarray    # (n, 2)
+    counts: tuple[int, ...]  # segments per variant (dry, scene0, ...)
+
+
+_FRONT = None
+
+
+def _init_worker() -> None:
+    end_with_parent()
+    torch.set_num_threads(1)  # one process per core
+
+
+def _file_stats(index: int, path: str, config: CurveDataConfig) -> _FileResult:
+    """Statistics of one file's random segments, dry and in ``scene_variants`` scenes; a function of
+    (seed, file index) only, so any number of workers gives the same data."""
+    global _FRONT
+    from model import ClipStats  # torch loads only for this command
+
+    if _FRONT is None:
+        _FRONT = ClipStats()
+    front = _FRONT
+    rng = np.random.default_rng([config.seed, index])
+    audio = load_audio(path, SAMPLE_RATE)
+    variants = [audio] + [apply_scene([audio], Scene.random(rng), SAMPLE_RATE)[0] for _ in range(config.scene_variants)]
+    hop_s = front.features.hop_ms / 1000.0
+    stats, segments, counts = [], [], []
+    for x in variants:
+        power = front.mel_power(torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32)))
+        kept = 0
+        for start_s, length_s in _segments(rng, len(x) / SAMPLE_RATE):
+            first = int(start_s / hop_s)
+            try:
+                stats.append(front.stats_of(power[:, first:first + int(length_s / hop_s)]).numpy())
+            except AudioInputError:  # a quiet stretch or steady noise: not a pair the model should learn from
+                continue
+            segments.append((start_s, length_s))
+            kept += 1
+        counts.append(kept)
+    n_bands = front.features.n_mels
+    return _FileResult(np.asarray(stats, dtype=np.float32).reshape(-1, front.stats.n_stats, n_bands),
+                       np.asarray(segments, dtype=np.float64).reshape(-1, 2), tuple(counts))
+
+
+def _all_file_stats(files: list[AudioFile], config: CurveDataConfig, workers: int,
+                    progress: bool) -> list[_FileResult]:
+    bar = tqdm(total=len(files), desc="curve-data", unit="file", disable=not progress)
+    results: list[_FileResult | None] = [None] * len(files)
+    if workers <= 1:
+        for i, f in enumerate(files):
+            results[i] = _file_stats(i, str(f.path), config)
+            bar.update(1)
+    else:
+        with ProcessPoolExecutor(workers, mp_context=get_context("spawn"), initializer=_init_worker) as pool:
+            futures = {pool.submit(_file_stats, i, str(f.path), config): i for i, f in enumerate(files)}
+            for future in as_completed(futures):
+                results[futures[future]] = future.result()
+                bar.update(1)
+    bar.close()
+    return [r for r in results if r is not None]
+
+
 def build_curve_data(corpus: str | Path, out_dir: str | Path, config: CurveDataConfig = CurveDataConfig(),
-                     progress: bool = True) -> Path:
+                     progress: bool = True, workers: int = 1) -> Path:
     """Write the curve data of ``corpus`` to ``out_dir``; returns its JSON.
 
     Raises:
-        DatasetError: a holdout source that the corpus lacks, or no training file.
+        DatasetError: a holdout source that the corpus lacks, no training file, or a bad worker count.
     """
     from model import ClipStats, FileSegments, write_curve_data  # torch loads only for this command
 
+    if not 1 <= workers <= MAX_WORKERS:
+        raise DatasetError(f"--workers must lie in [1, {MAX_WORKERS}], got {workers}")
     files = list_audio_files(corpus)
     sources = sorted({f.source for f in files})
     unknown = sorted(set(config.holdout) - set(sources))
@@ -92,43 +162,23 @@ def build_curve_data(corpus: str | Path, out_dir: str | Path, config: CurveDataC
     split_of = _splits(files, config)
     if not any(split_of[f.group] == "train" for f in files):
         raise DatasetError(f"{corpus}: no file left to train on after holding out {', '.join(config.holdout)}")
+    results = _all_file_stats(files, config, workers, progress)
+    entries, first = [], 0
+    for f, result in zip(files, results):
+        for count in result.counts:  # each variant is its own file entry: pairs never mix scenes
+            if count >= 2:
+                entries.append(FileSegments(path=str(f.path), source=f.source, kind=f.kind, group=f.group,
+                                            split=split_of[f.group], first=first, count=count))
+            first += count
     front = ClipStats()
-    rng = np.random.default_rng(config.seed)
-    all_stats, all_segments, entries = [], [], []
-    for f in tqdm(files, desc="curve-data", unit="file", disable=not progress):
-        audio = load_audio(f.path, SAMPLE_RATE)
-        variants = [("dry", audio)]
-        for v in range(config.scene_variants):
-            variants.append((f"scene{v}", apply_scene([audio], Scene.random(rng), SAMPLE_RATE)[0]))
-        for tag, x in variants:
-            power = front.mel_power(torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32)))
-            hop_s = front.features.hop_ms / 1000.0
-            rows, kept = [], []
-            for start_s, length_s in _segments(rng, len(x) / SAMPLE_RATE):
-                first = int(start_s / hop_s)
-                frames = power[:, first:first + int(length_s / hop_s)]
-                try:
-                    rows.append(front.stats_of(frames).numpy())
-                except AudioInputError:  # a quiet stretch or steady noise: not a pair the model should learn from
-                    continue
-                kept.append((start_s, length_s))
-            if len(rows) < 2:
-                continue
-            entries.append(FileSegments(path=str(f.path), source=f.source, kind=f.kind, group=f.group,
-                                        split=split_of[f.group], first=sum(len(s) for s in all_stats),
-                                        count=len(rows)))
-            all_stats.append(np.stack(rows))
-            all_segments.append(np.asarray(kept))
-            log.debug("%s (%s): %d segments", f.path, tag, len(rows))
     profiles = [load_profile(n) for n in available_profiles()]
     curves, owner = curve_bank(profiles, config.curves_per_profile, config.seed)
-    stats = np.concatenate(all_stats)
+    stats = np.concatenate([r.stats for r in results])
     digest = hashlib.sha256(stats.tobytes()).hexdigest()[:16]
     extra = {"corpus": str(Path(corpus).resolve()), "holdout_sources": list(config.holdout),
              "train_sources": sorted({e.source for e in entries if e.split == "train"}),
              "curve_profiles": [p.name for p in profiles], "curve_owner_counts": np.bincount(owner).tolist(),
              "config": {**config.__dict__, "holdout": list(config.holdout), "speech_split": list(config.speech_split)},
              "digest": digest}
-    return write_curve_data(out_dir, stats, np.concatenate(all_segments), curves, entries, front.features,
-                            front.stats, extra)
-
+    return write_curve_data(out_dir, stats, np.concatenate([r.segments for r in results]), curves, entries,
+                            front.features, front.stats, extra)

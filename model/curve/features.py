@@ -101,7 +101,7 @@ def band_stats(mel_power: torch.Tensor, config: StatsConfig = StatsConfig(),
     if check and active_s < config.min_active_s:
         raise AudioInputError(f"{what} has only {active_s:.2f} s of sound above its noise floor; at least "
                               f"{config.min_active_s:g} s is needed to measure its tonal balance")
-    power = mel_power[:, active].double()
+    power = mel_power[:, active]
     level = 10.0 * torch.log10(power.clamp_min(AMIN))                               # (M, N)
     mean_level = 10.0 * torch.log10(power.mean(dim=1).clamp_min(AMIN))             # (M,)
     quantiles = torch.quantile(level, torch.tensor(config.quantiles, dtype=level.dtype), dim=1)  # (Q, M)

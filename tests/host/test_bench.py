@@ -55,8 +55,12 @@ def test_bench_predict(capsys) -> None:
     assert data["n"] == 2 and data["duration_s"] == 10.0 and data["threads"] >= 1
     assert _positive(data["min_ms"], data["median_ms"], data["p90_ms"])
     assert data["min_ms"] <= data["median_ms"] <= data["p90_ms"]
-    assert report["rows"] == [["model.predict (features + network)", data["median_ms"], data["p90_ms"],
-                               data["min_ms"]]]
+    assert report["rows"][0] == ["model.predict, classifier (features + network)", data["median_ms"],
+                                 data["p90_ms"], data["min_ms"]]
+    curve = data["curve"]  # the shipped curve model, with faust-peq's fit
+    assert report["rows"][1] == ["curve model (statistics + network + the profile's fit)", curve["median_ms"],
+                                 curve["p90_ms"], curve["min_ms"]]
+    assert _positive(curve["min_ms"], curve["median_ms"], curve["p90_ms"])
 
 
 def test_bench_osc(capsys) -> None:
