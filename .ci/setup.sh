@@ -4,7 +4,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-DEBIAN_PACKAGES=(zam-plugins lsp-plugins-vst ktuberling-data sonic-pi-samples fluidsynth fluid-soundfont-gm)
+# The last five (about 550 MB of downloads) are the music of `eqbridge corpus build --sources all`.
+DEBIAN_PACKAGES=(zam-plugins lsp-plugins-vst ktuberling-data sonic-pi-samples fluidsynth fluid-soundfont-gm
+  ufoai-music singularity-music planetblupi-music-ogg musescore-general-soundfont wesnoth-1.16-music)
 if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
   missing=()
   for p in "${DEBIAN_PACKAGES[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done

@@ -6,18 +6,18 @@ import argparse
 import logging
 from pathlib import Path
 
-from host.data.corpus import DEFAULT_SOURCES, SOURCES, build_corpus
+from host.data.corpus import ALL_SOURCES, DEFAULT_SOURCES, SOURCES, build_corpus, resolve_source_names
 
 log = logging.getLogger(__name__)
 
 
 def _source_list(text: str) -> tuple[str, ...]:
     names = tuple(n.strip() for n in text.split(",") if n.strip())
-    unknown = [n for n in names if n not in SOURCES]
+    unknown = [n for n in names if n not in SOURCES and n != ALL_SOURCES]
     if unknown or not names:
         raise argparse.ArgumentTypeError(
-            f"unknown source(s) {unknown or text!r}; choose from {','.join(sorted(SOURCES))}")
-    return names
+            f"unknown source(s) {unknown or text!r}; choose from {','.join(SOURCES)} or {ALL_SOURCES}")
+    return resolve_source_names(names)
 
 
 def _positive_int(text: str) -> int:
@@ -42,10 +42,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     build = actions.add_parser(
         "build", help="render corpus files and manifest.json (resumes an earlier run)",
         description="Speech from ktuberling-data, loops from sonic-pi-samples, rendered MIDI "
-                    "(fluidsynth + fluid-soundfont-gm) and, when installed, wesnoth-1.16-music.")
+                    "(fluidsynth + fluid-soundfont-gm), game soundtracks (wesnoth-1.16-music, ufoai-music, "
+                    "singularity-music, planetblupi-music-ogg) and styled MIDI pieces with stems "
+                    "(fluidsynth + musescore-general-soundfont). A source whose package is missing is "
+                    "skipped with a warning.")
     build.add_argument("--out", type=Path, required=True, help="corpus folder to create or resume")
     build.add_argument("--sources", type=_source_list, default=DEFAULT_SOURCES,
-                       help=f"comma-separated subset of {','.join(DEFAULT_SOURCES)} (default: all)")
+                       help=f"comma-separated subset of {','.join(SOURCES)}, or {ALL_SOURCES} for every "
+                            f"one (default: {','.join(DEFAULT_SOURCES)})")
     build.add_argument("--max-files", type=_positive_int, default=None,
                        help="at most N files per source (default: all)")
     build.add_argument("--seed", type=int, default=0, help="seed for word order, gaps, MIDI pieces")

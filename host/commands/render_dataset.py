@@ -7,6 +7,11 @@ from pathlib import Path
 
 
 
+def _names(text: str | None) -> tuple[str, ...]:
+    """'a, b,,c' -> ('a', 'b', 'c'), in order, without repeats."""
+    return tuple(dict.fromkeys(n.strip() for n in (text or "").split(",") if n.strip()))
+
+
 def _run(args: argparse.Namespace) -> int:
     from host.data.dataset import DatasetConfig, parse_split, render_dataset  # scipy.signal: seconds to import
 
@@ -14,7 +19,8 @@ def _run(args: argparse.Namespace) -> int:
                            segment_s=args.segment_seconds, sample_rate=args.sample_rate, seed=args.seed,
                            split=parse_split(args.split_shares), reference_from=args.reference_from,
                            augment=not args.no_augment,
-                           kinds=tuple(k for k in args.kinds.split(",") if k) if args.kinds else ())
+                           kinds=tuple(k for k in args.kinds.split(",") if k) if args.kinds else (),
+                           holdout_sources=_names(args.holdout))
     summary = render_dataset(config, Path(args.audio), Path(args.out), workers=args.workers,
                              executor=args.executor, address=args.address)
     print(f"{summary.out_dir}: {summary.shards_total} shards ({summary.shards_rendered} rendered now, "
@@ -44,5 +50,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--reference-from", choices=("same-recording", "other-recording"), default="same-recording",
                    help="take Y from another part of the same recording, or from another recording of the same kind")
     p.add_argument("--kinds", help="only recordings of these kinds, e.g. speech or music (corpus folders)")
+    p.add_argument("--holdout", metavar="SOURCE[,SOURCE...]",
+                   help="corpus sources (manifest.json \"source\", e.g. wesnoth-music) whose recordings all go "
+                        "to the test split and never to train or val; the others split by --split-shares")
     p.add_argument("--no-augment", action="store_true", help="skip the noise/reverb/gain scene augmentation")
     p.set_defaults(func=_run)

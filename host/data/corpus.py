@@ -6,6 +6,11 @@
 - ``loops``   sonic-pi-samples: the ``loop_*`` samples repeated to at least 15 s,
 - ``midi``    seeded MIDI pieces rendered by fluidsynth with FluidR3_GM, one file per stem + mix,
 - ``wesnoth`` wesnoth-1.16-music: full game soundtrack mixes (optional, a 150 MB package),
+- ``ufoai``   ufoai-music: the UFO: Alien Invasion soundtrack (Ogg files inside a .pk3 zip archive),
+- ``singularity`` singularity-music: the Endgame: Singularity soundtrack,
+- ``blupi``   planetblupi-music-ogg: the Planet Blupi soundtrack, each track cut where it starts over,
+- ``musescore-midi`` seeded pieces in nine styles (rock, jazz, ballad, electronic, orchestral, folk,
+  piano, latin, funk) rendered by fluidsynth with MuseScore_General, one file per stem + mix,
 
 and ``DIR/manifest.json`` recording source, kind, split group, license, package, duration_s,
 sample_rate and channels per file. ``list_audio_files`` reads such a corpus, or any folder of
@@ -18,8 +23,10 @@ import fnmatch
 import hashlib
 import json
 import logging
+import io
 import re
 import tempfile
+import zipfile
 import zlib
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
@@ -27,6 +34,7 @@ from pathlib import Path
 
 import numpy as np
 import soundfile as sf
+from scipy.signal import fftconvolve
 from tqdm import tqdm
 
 from host.data import midi_music
@@ -51,7 +59,14 @@ SONIC_PI_SAMPLES_DIR = Path("/usr/share/sonic-pi/samples")
 SONIC_PI_COPYRIGHT = Path("/usr/share/doc/sonic-pi-samples/copyright")
 WESNOTH_MUSIC_DIR = Path("/usr/share/games/wesnoth/1.16/data/core/music")
 WESNOTH_COPYRIGHT = Path("/usr/share/doc/wesnoth-1.16-music/copyright")
+UFOAI_MUSIC_ARCHIVE = Path("/usr/share/games/ufoai/base/0music.pk3")
+UFOAI_COPYRIGHT = Path("/usr/share/doc/ufoai-music/copyright")
+SINGULARITY_MUSIC_DIR = Path("/usr/share/games/singularity/music")
+SINGULARITY_COPYRIGHT = Path("/usr/share/doc/singularity-music/copyright")
+BLUPI_MUSIC_DIR = Path("/usr/share/planetblupi/music")
+BLUPI_COPYRIGHT = Path("/usr/share/doc/planetblupi-music-ogg/copyright")
 FLUID_SOUNDFONT_COPYRIGHT = Path("/usr/share/doc/fluid-soundfont-gm/copyright")
+MUSESCORE_SOUNDFONT_COPYRIGHT = Path("/usr/share/doc/musescore-general-soundfont/copyright")
 
 # Speech clips: words of one language, trimmed, peak-normalized and joined by short gaps.
 SPEECH_MIN_NATIVE_RATE = 44100   # 8 and 22.05 kHz words lack the top octaves an EQ acts on
@@ -61,10 +76,25 @@ SPEECH_GAP_RANGE_S = (0.25, 0.6)
 SPEECH_WORD_PEAK = 0.5
 SPEECH_TRIM_DB = -40.0           # word edges quieter than this (relative to its peak) are cut
 LOOP_MIN_DURATION_S = 15.0
-WESNOTH_MIN_DURATION_S = 15.0
+SOUNDTRACK_MIN_DURATION_S = 15.0  # shorter game music files are jingles or silence
 MIDI_PIECE_COUNT = 8
 MIDI_PIECE_DURATION_S = 28.0
 MIDI_RENDER_GAIN = 0.5
+# musescore-midi: 54 pieces of 21-38 s, six per style; with their stems about 2.4 hours.
+MUSESCORE_PIECE_COUNT = 54
+MUSESCORE_DURATION_RANGE_S = (22.0, 36.0)
+MUSESCORE_RENDER_GAIN = 1.0  # mixes peak near -5 dBFS at 0.5; louder stems keep more of the 16 bits
+# Finding where a looping track starts over (Planet Blupi's files repeat a 2-3 minute piece for up to
+# half an hour): a 10 s probe of the loudness envelope is matched against the rest of the track, and a
+# match is confirmed on the waveform itself.
+REPEAT_HOP_S = 0.01                # envelope resolution
+REPEAT_PROBE_AT_S = 10.0           # the probe starts after a possible intro
+REPEAT_PROBE_S = 10.0
+REPEAT_MIN_PERIOD_S = 30.0
+REPEAT_ENVELOPE_MATCH = 0.97       # normalized correlation of envelopes that makes a candidate
+REPEAT_WAVEFORM_MATCH = 0.95       # correlation of waveforms that confirms one
+REPEAT_CHECK_S = 5.0               # waveform stretch compared
+REPEAT_MAX_CANDIDATES = 50
 
 
 @dataclass(frozen=True)
@@ -313,11 +343,6 @@ def _plan_speech(seed: int) -> list[ClipPlan]:
 # ----------------------------------------------------------------------------- loops and mixes
 
 
-def _render_file(path: Path) -> RawClip:
-    audio, rate = _read_native(path)
-    return RawClip(audio, rate, audio.shape[1])
-
-
 def _render_looped(path: Path, min_duration_s: float) -> RawClip:
     audio, rate = _read_native(path)
     repeats = max(1, int(np.ceil(min_duration_s * rate / audio.shape[0])))
@@ -338,26 +363,179 @@ def _plan_loops(seed: int) -> list[ClipPlan]:
     return plans
 
 
-def _plan_wesnoth(seed: int) -> list[ClipPlan]:
-    del seed
-    # The package's copyright file is not machine-readable; its music is GPL-2 "or any later".
-    info = package_license(WESNOTH_COPYRIGHT, "data/core/music/x.ogg",
-                           LicenseInfo("GPL-2+", "2003-2009 David White and the Wesnoth contributors"))
-    plans = []
-    for path in sorted(WESNOTH_MUSIC_DIR.glob("*.ogg")):
+@dataclass(frozen=True)
+class SoundtrackTrack:
+    """One finished piece of game music."""
+
+    stem: str                # its id within the source: path below the music folder, no suffix
+    origin: str              # the file, or archive:member
+    license_name: str        # its path as the package's copyright file names it
+    duration_s: float
+    read: Callable[[], tuple[np.ndarray, int]] = field(compare=False, repr=False)
+
+
+@dataclass(frozen=True)
+class Soundtrack:
+    """A Debian package of game music: every track of at least 15 s becomes one corpus file."""
+
+    source_id: str
+    package: str
+    copyright_path: Path
+    fallback: LicenseInfo            # when the copyright file is not machine-readable
+    tracks: Callable[[], list[SoundtrackTrack]]
+    trim_repeats: bool = False       # cut each track where it starts over (see find_repeat_start)
+
+
+def _folder_tracks(folder: Path, license_prefix: str, recursive: bool = True) -> list[SoundtrackTrack]:
+    tracks = []
+    for path in sorted(folder.rglob("*.ogg") if recursive else folder.glob("*.ogg")):
         try:
             duration_s = sf.info(path).duration
         except (sf.LibsndfileError, RuntimeError) as exc:
             log.warning("skipping unreadable %s: %s", path, exc)
             continue
-        if duration_s < WESNOTH_MIN_DURATION_S:  # jingles and silence.ogg
+        rel = path.relative_to(folder).with_suffix("").as_posix()
+        tracks.append(SoundtrackTrack(rel, str(path), license_prefix + path.relative_to(folder).as_posix(),
+                                      duration_s, read=lambda p=path: _read_native(p)))
+    return tracks
+
+
+def _read_archive_member(archive: Path, member: str) -> tuple[np.ndarray, int]:
+    try:
+        with zipfile.ZipFile(archive) as zf:
+            data = zf.read(member)
+        audio, rate = sf.read(io.BytesIO(data), dtype="float32", always_2d=True)
+    except (OSError, KeyError, zipfile.BadZipFile, sf.LibsndfileError, RuntimeError) as exc:
+        raise AudioInputError(f"cannot read {member} from {archive}: {exc}") from exc
+    return audio, int(rate)
+
+
+def _archive_tracks(archive: Path, member_dir: str, license_prefix: str) -> list[SoundtrackTrack]:
+    """The .ogg members of a zip archive (a game's .pk3) below ``member_dir``."""
+    tracks = []
+    try:
+        with zipfile.ZipFile(archive) as zf:
+            members = sorted(n for n in zf.namelist() if n.startswith(member_dir) and n.endswith(".ogg"))
+            for member in members:
+                try:
+                    duration_s = sf.info(io.BytesIO(zf.read(member))).duration
+                except (sf.LibsndfileError, RuntimeError) as exc:
+                    log.warning("skipping unreadable %s in %s: %s", member, archive, exc)
+                    continue
+                tracks.append(SoundtrackTrack(
+                    member[len(member_dir):-len(".ogg")], f"{archive}:{member}", license_prefix + member,
+                    duration_s, read=lambda m=member: _read_archive_member(archive, m)))
+    except (OSError, zipfile.BadZipFile) as exc:
+        raise CorpusError(f"cannot open the music archive {archive}: {exc}; reinstall its Debian package") from exc
+    return tracks
+
+
+def _normalized_match(signal: np.ndarray, probe: np.ndarray) -> np.ndarray:
+    """Pearson correlation of ``probe`` with every window of ``signal`` of its length."""
+    probe = probe - probe.mean()
+    probe_norm = float(np.linalg.norm(probe))
+    n = probe.size
+    if probe_norm == 0.0 or signal.size < n:
+        return np.zeros(max(0, signal.size - n + 1))
+    dots = fftconvolve(signal, probe[::-1], mode="valid")  # zero-mean probe: the window mean drops out
+    sums = np.concatenate(([0.0], np.cumsum(signal)))
+    squares = np.concatenate(([0.0], np.cumsum(signal * signal)))
+    window_sum = sums[n:] - sums[:-n]
+    spread = (squares[n:] - squares[:-n]) - window_sum * window_sum / n
+    with np.errstate(divide="ignore", invalid="ignore"):
+        match = dots / (probe_norm * np.sqrt(spread))
+    return np.where(spread > 1e-9 * n, match, 0.0)
+
+
+def _waveform_match(mono: np.ndarray, start: int, lag: int, slack: int, length: int) -> tuple[float, int]:
+    """Best correlation of mono[start:start + length] with itself ``lag`` +- ``slack`` samples later,
+    and that lag."""
+    probe = mono[start:start + length].astype(np.float64)
+    window = mono[start + lag - slack:start + lag + slack + length].astype(np.float64)
+    if probe.size < length or window.size < length:
+        return 0.0, lag
+    match = _normalized_match(window, probe)
+    best = int(np.argmax(match))
+    return float(match[best]), lag - slack + best
+
+
+def find_repeat_start(mono: np.ndarray, rate: int) -> int | None:
+    """The sample where a looping track starts over (None: it does not within its length).
+
+    The first stretch whose loudness envelope matches the probe's, and whose waveform then
+    correlates above REPEAT_WAVEFORM_MATCH, marks the period. The cut keeps the intro and one pass.
+    """
+    hop, check = int(rate * REPEAT_HOP_S), int(rate * REPEAT_CHECK_S)
+    frames = mono.size // hop
+    probe_at, probe_len = round(REPEAT_PROBE_AT_S / REPEAT_HOP_S), round(REPEAT_PROBE_S / REPEAT_HOP_S)
+    min_lag = round(REPEAT_MIN_PERIOD_S / REPEAT_HOP_S)
+    if frames < probe_at + min_lag + probe_len:
+        return None
+    blocks = mono[:frames * hop].reshape(frames, hop)
+    envelope = np.sqrt(np.einsum("ij,ij->i", blocks, blocks, dtype=np.float64) / hop)
+    match = _normalized_match(envelope[probe_at + min_lag:], envelope[probe_at:probe_at + probe_len])
+    candidates = np.flatnonzero(match > REPEAT_ENVELOPE_MATCH)
+    # One candidate per run of neighbouring frames: its best-matching frame.
+    runs = np.split(candidates, np.flatnonzero(np.diff(candidates) > 1) + 1) if candidates.size else []
+    for run in runs[:REPEAT_MAX_CANDIDATES]:
+        lag_frames = min_lag + int(run[np.argmax(match[run])])
+        score, lag = _waveform_match(mono, probe_at * hop, lag_frames * hop, hop, check)
+        if score >= REPEAT_WAVEFORM_MATCH:
+            from_start, _ = _waveform_match(mono, hop, lag, hop, check)  # does the loop start at once?
+            return lag if from_start >= REPEAT_WAVEFORM_MATCH else probe_at * hop + lag
+    return None
+
+
+def _render_track(track: SoundtrackTrack, trim_repeats: bool) -> RawClip:
+    audio, rate = track.read()
+    channels = audio.shape[1]
+    if not trim_repeats:
+        return RawClip(audio, rate, channels)
+    mono = _downmix(audio)
+    del audio  # half an hour of stereo is 600 MB
+    cut = find_repeat_start(mono, rate)
+    if cut is not None:
+        log.info("%s starts over after %.1f s of %.1f s; keeping the first pass", track.origin,
+                 cut / rate, mono.size / rate)
+        mono = mono[:cut]
+    return RawClip(mono[:, None], rate, channels)
+
+
+def _plan_soundtrack(soundtrack: Soundtrack) -> list[ClipPlan]:
+    plans = []
+    for track in soundtrack.tracks():
+        if track.duration_s < SOUNDTRACK_MIN_DURATION_S:  # jingles and silence
             continue
+        info = package_license(soundtrack.copyright_path, track.license_name, soundtrack.fallback)
+        origin = track.origin + (", up to where it starts over" if soundtrack.trim_repeats else "")
         plans.append(ClipPlan(
-            rel_path=f"wesnoth-music/{_safe_id(path.stem)}.flac",
-            group=f"wesnoth-music:{path.stem}",
-            license=info.license, copyright=info.copyright, package="wesnoth-1.16-music",
-            origin=str(path), render=lambda p=path: _render_file(p)))
+            rel_path=f"{soundtrack.source_id}/{_safe_id(track.stem)}.flac",
+            group=f"{soundtrack.source_id}:{track.stem}",
+            license=info.license, copyright=info.copyright, package=soundtrack.package,
+            origin=origin, render=lambda t=track: _render_track(t, soundtrack.trim_repeats)))
     return plans
+
+
+# The fallbacks are what each copyright file says in prose (only ufoai's and blupi's are DEP-5).
+WESNOTH = Soundtrack(
+    "wesnoth-music", "wesnoth-1.16-music", WESNOTH_COPYRIGHT,
+    LicenseInfo("GPL-2+", "2003-2009 David White and the Wesnoth contributors"),
+    lambda: _folder_tracks(WESNOTH_MUSIC_DIR, "data/core/music/", recursive=False))
+UFOAI = Soundtrack(
+    "ufoai-music", "ufoai-music", UFOAI_COPYRIGHT, LicenseInfo("GPL-2+", "2002-2014, The UFO:AI Team"),
+    lambda: _archive_tracks(UFOAI_MUSIC_ARCHIVE, "music/", "base/"))
+SINGULARITY = Soundtrack(
+    "singularity-music", "singularity-music", SINGULARITY_COPYRIGHT,
+    LicenseInfo("CC-BY-SA-3.0", "2007-2008, 2012 Max McCracken"),
+    lambda: _folder_tracks(SINGULARITY_MUSIC_DIR, "music/"))
+BLUPI = Soundtrack(
+    "planetblupi-music", "planetblupi-music-ogg", BLUPI_COPYRIGHT,
+    LicenseInfo("GPL-3+", "2017,2018, Mathieu Schroeter 1997, Daniel Roux, EPSITEC SA & Denis Dumoulin"),
+    lambda: _folder_tracks(BLUPI_MUSIC_DIR, "music/"), trim_repeats=True)
+
+
+def _soundtrack_plan(soundtrack: Soundtrack) -> Callable[[int], list[ClipPlan]]:
+    return lambda seed: _plan_soundtrack(soundtrack)  # a recording does not depend on the seed
 
 
 # ----------------------------------------------------------------------------- MIDI
@@ -395,8 +573,49 @@ def _plan_midi(seed: int) -> list[ClipPlan]:
     return plans
 
 
+def _render_styled_piece(piece: midi_music.StyledPiece, parts: tuple[str, ...]) -> RawClip:
+    with tempfile.TemporaryDirectory(prefix="eqbridge-midi-") as tmp:
+        midi_path = midi_music.write_styled_midi(piece, Path(tmp) / "piece.mid", parts)
+        audio, rate = midi_music.render_midi(midi_path, Path(tmp) / "piece.wav", CORPUS_SAMPLE_RATE,
+                                             gain=MUSESCORE_RENDER_GAIN,
+                                             soundfont=midi_music.MUSESCORE_GENERAL)
+    return RawClip(audio, rate, audio.shape[1])
+
+
+def _styled_origin(seed: int, piece: midi_music.StyledPiece, parts: tuple[str, ...]) -> str:
+    instruments = ", ".join(f"{p.name} {p.role} program {p.program}" for p in piece.parts if p.name in parts)
+    return (f"seed {seed} {piece.name}: {piece.style}, {piece.tempo_bpm:g} bpm, "
+            f"{'minor' if piece.minor else 'major'} tonic {piece.tonic_midi}, "
+            f"{'seventh chords' if piece.sevenths else 'triads'}, groove {piece.groove}; {instruments}")
+
+
+def _plan_musescore_midi(seed: int) -> list[ClipPlan]:
+    # The soundfont's copyright file is prose: MuseScore_General is MIT (parts public domain or CC0).
+    info = package_license(MUSESCORE_SOUNDFONT_COPYRIGHT, midi_music.MUSESCORE_GENERAL.path.name, LicenseInfo(
+        midi_music.MUSESCORE_GENERAL.license,
+        "MuseScore_General soundfont 2018-2021 S. Christian Collins, Fluid (R3) 2000-2002, 2008 Frank Wen, "
+        "mono version 2014-2017 Michael Cowgill; notes generated by eqbridge"))
+    plans = []
+    for index in range(MUSESCORE_PIECE_COUNT):
+        piece = midi_music.random_styled_piece(index, seed, MUSESCORE_DURATION_RANGE_S)
+        for stem in ("mix",) + piece.part_names:
+            parts = piece.part_names if stem == "mix" else (stem,)
+            plans.append(ClipPlan(
+                rel_path=f"musescore-midi/{piece.name}_{stem}.flac",
+                group=f"musescore-midi:{piece.name}",
+                license=info.license, copyright=info.copyright,
+                package=midi_music.MUSESCORE_GENERAL.package,
+                origin=_styled_origin(seed, piece, parts),
+                render=lambda p=piece, s=parts: _render_styled_piece(p, s)))
+    return plans
+
+
 def _missing_if_absent(path: Path, package: str) -> Callable[[], list[str]]:
     return lambda: [] if path.is_dir() and any(path.iterdir()) else [package]
+
+
+def _missing_unless_file(path: Path, package: str) -> Callable[[], list[str]]:
+    return lambda: [] if path.is_file() else [package]
 
 
 SOURCES: dict[str, CorpusSource] = {
@@ -411,9 +630,31 @@ SOURCES: dict[str, CorpusSource] = {
                          midi_music.missing_render_packages, _plan_midi),
     "wesnoth": CorpusSource("wesnoth", "wesnoth-music", "music", ("wesnoth-1.16-music",),
                             _missing_if_absent(WESNOTH_MUSIC_DIR, "wesnoth-1.16-music"),
-                            _plan_wesnoth),
+                            _soundtrack_plan(WESNOTH)),
+    "ufoai": CorpusSource("ufoai", "ufoai-music", "music", ("ufoai-music",),
+                          _missing_unless_file(UFOAI_MUSIC_ARCHIVE, "ufoai-music"), _soundtrack_plan(UFOAI)),
+    "singularity": CorpusSource("singularity", "singularity-music", "music", ("singularity-music",),
+                                _missing_if_absent(SINGULARITY_MUSIC_DIR, "singularity-music"),
+                                _soundtrack_plan(SINGULARITY)),
+    "blupi": CorpusSource("blupi", "planetblupi-music", "music", ("planetblupi-music-ogg",),
+                          _missing_if_absent(BLUPI_MUSIC_DIR, "planetblupi-music-ogg"), _soundtrack_plan(BLUPI)),
+    "musescore-midi": CorpusSource(
+        "musescore-midi", "musescore-midi", "music",
+        (midi_music.FLUIDSYNTH_PACKAGE, midi_music.MUSESCORE_GENERAL.package),
+        lambda: midi_music.missing_render_packages(midi_music.MUSESCORE_GENERAL), _plan_musescore_midi),
 }
+# The default stays the original, smaller set; `--sources all` adds the other game soundtracks and
+# musescore-midi (a full build took 18 minutes on one core, 11 of them rendering musescore-midi).
 DEFAULT_SOURCES: tuple[str, ...] = ("speech", "loops", "midi", "wesnoth")
+ALL_SOURCES = "all"  # a --sources name standing for every registered source
+
+
+def resolve_source_names(names: Iterable[str]) -> tuple[str, ...]:
+    """``names`` with ``all`` replaced by every registered source, in registry order, no repeats."""
+    resolved: list[str] = []
+    for name in names:
+        resolved.extend(SOURCES if name == ALL_SOURCES else (name,))
+    return tuple(dict.fromkeys(resolved))
 
 
 # ----------------------------------------------------------------------------- build
@@ -446,10 +687,11 @@ def _load_previous(manifest_path: Path, seed: int) -> dict[str, ManifestEntry]:
 
 
 def _select_sources(names: Iterable[str]) -> tuple[list[CorpusSource], list[str]]:
-    names = list(names)
+    names = list(resolve_source_names(names))
     unknown = [n for n in names if n not in SOURCES]
     if unknown or not names:
-        raise CorpusError(f"unknown corpus source(s) {unknown or names}; allowed: {sorted(SOURCES)}")
+        raise CorpusError(f"unknown corpus source(s) {unknown or names}; allowed: "
+                          f"{sorted(SOURCES)} or {ALL_SOURCES!r}")
     available, skipped, missing_all = [], [], []
     for name in names:
         missing = SOURCES[name].missing_packages()
@@ -474,8 +716,9 @@ def build_corpus(out_dir: Path, sources: Iterable[str] = DEFAULT_SOURCES,
 
     Args:
         out_dir: corpus folder; created if needed. Files already listed in its manifest are kept.
-        sources: names from :data:`SOURCES` (speech, loops, midi, wesnoth). An unavailable one is
-            skipped with a warning naming the Debian package to install.
+        sources: names from :data:`SOURCES` (speech, loops, midi, wesnoth, ufoai, singularity, blupi,
+            musescore-midi), or ``all``. An unavailable one is skipped with a warning naming the
+            Debian package to install.
         max_files: at most this many files per source (None: all). The plan does not depend on
             it, so a later run with a larger value extends the same corpus.
         seed: seeds word order, gaps and MIDI pieces; a folder keeps the seed it was built with.

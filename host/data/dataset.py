@@ -59,9 +59,35 @@ def assign_groups(groups: Sequence[str], shares: Sequence[float], seed: int) -> 
     return out
 
 
+def check_holdout_sources(files: Sequence[AudioFile], holdout_sources: Sequence[str]) -> None:
+    """Raises DatasetError when a held-out source names no usable recording (a typo, or filtered out)."""
+    present = sorted({f.source for f in files})
+    unknown = [s for s in holdout_sources if s not in present]
+    if unknown:
+        raise DatasetError(f"--holdout {','.join(unknown)}: no usable recording has that source; the "
+                           f"recordings' sources (manifest.json \"source\") are {', '.join(present)}")
+
+
+def split_groups(files: Sequence[AudioFile], config: DatasetConfig) -> dict[str, str]:
+    """Split of every recording group: held-out sources' groups go to test, the rest as assign_groups says.
+
+    Without held-out sources this is assign_groups over all groups, so earlier datasets plan as before.
+    """
+    held = set(config.holdout_sources)
+    held_groups = {f.group for f in files if f.source in held}
+    split_of = assign_groups([f.group for f in files if f.group not in held_groups], config.split, config.seed)
+    split_of.update({group: "test" for group in held_groups})
+    return split_of
+
+
 def plan_shards(files: Sequence[AudioFile], config: DatasetConfig) -> list[ShardPlan]:
-    """Deterministic plan: which split each shard belongs to and which recordings it draws from."""
-    split_of = assign_groups([f.group for f in files], config.split, config.seed)
+    """Deterministic plan: which split each shard belongs to and which recordings it draws from.
+
+    Raises:
+        DatasetError: a held-out source has no recording among ``files``, or no split has any.
+    """
+    check_holdout_sources(files, config.holdout_sources)
+    split_of = split_groups(files, config)
     by_split = {s: [f for f in files if split_of[f.group] == s] for s in SPLITS}
     shares = np.asarray(config.split, dtype=np.float64)
     shares = np.where([len(by_split[s]) > 0 for s in SPLITS], shares, 0.0)
@@ -128,9 +154,14 @@ def _manifest(config: DatasetConfig, plans: Sequence[ShardPlan], audio_dir: Path
                      for p in plans),
         parameter_units=tuple(p.unit for p in profile.parameters), parameter_indices=tuple(host.parameter_indices),
         seed=config.seed, n_bins=N_BINS,
-        config={**asdict(config), "split": list(config.split), "kinds": list(config.kinds)},
+        config={**asdict(config), "split": list(config.split), "kinds": list(config.kinds),
+                "holdout_sources": list(config.holdout_sources)},
         plugin_file=host.identity.plugin_file, plugin_sha256=host.identity.plugin_sha256,
         plugin_version=host.identity.plugin_version, audio_dir=str(audio_dir))
+
+
+# Config keys added after datasets were first rendered, with the value an older manifest implies.
+CONFIG_KEY_DEFAULTS: dict[str, object] = {"holdout_sources": []}
 
 
 def _check_existing_manifest(out_dir: Path, manifest: DatasetManifest) -> None:
@@ -139,7 +170,9 @@ def _check_existing_manifest(out_dir: Path, manifest: DatasetManifest) -> None:
     except DatasetError as exc:
         raise DatasetError(f"{exc}; remove it or choose another --out") from exc
     keys = ("config", "profile_sha256", "plugin_sha256", "shards")
-    changed = [k for k in keys if getattr(old, k) != getattr(manifest, k)]
+    old_values = {k: getattr(old, k) for k in keys}
+    old_values["config"] = {**CONFIG_KEY_DEFAULTS, **old.config}  # resumable after an upgrade
+    changed = [k for k in keys if old_values[k] != getattr(manifest, k)]
     if changed:
         raise DatasetError(f"{out_dir} already holds a dataset made with different {', '.join(changed)}; "
                            f"choose another --out or remove it")

@@ -37,6 +37,7 @@ class DatasetConfig:
     reference_from: str = "same-recording"  # or "other-recording": Y from another file of the same kind
     augment: bool = True
     kinds: tuple[str, ...] = ()         # keep only recordings of these kinds ("speech", "music"); () keeps all
+    holdout_sources: tuple[str, ...] = ()  # corpus sources whose recordings all go to test, none elsewhere
 
     def __post_init__(self) -> None:
         if self.iterations < 1:
@@ -49,6 +50,10 @@ class DatasetConfig:
             raise DatasetError(f"--split takes three non-negative shares train/val/test, got {self.split}")
         if not 8000 <= self.sample_rate <= 192000:
             raise DatasetError(f"--sample-rate must lie in 8000..192000 Hz, got {self.sample_rate}")
+        if self.holdout_sources and self.split[2] <= 0:
+            raise DatasetError(f"--holdout puts {', '.join(self.holdout_sources)} in the test split, but "
+                               f"--split-shares {'/'.join(f'{x:g}' for x in self.split)} gives test no share; "
+                               "give it one, e.g. 50/10/40")
         if self.reference_from not in ("same-recording", "other-recording"):
             raise DatasetError(f"--reference-from must be 'same-recording' or 'other-recording', "
                                f"got {self.reference_from!r}")

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import logging
+import os
+from collections import defaultdict
 from pathlib import Path
 
 import numpy as np
@@ -200,3 +202,160 @@ def test_corpus_build_command_records_each_files_license_and_a_rerun_skips(tmp_p
         assert main(argv) == 0
     assert "0 files written, 2 already present" in caplog.text
     assert {p: p.stat().st_mtime_ns for p in out.rglob("*.flac")} == before
+
+
+# ----------------------------------------------------------------------------- music sources
+
+SOUNDTRACK_SOURCES = ("ufoai", "singularity")  # blupi: test_blupi_keeps_one_pass_of_a_looping_track
+SILENCE_RMS = 1e-3  # -60 dBFS: a file this quiet throughout counts as silent
+
+
+def require_source(name: str) -> None:
+    """Skip (or, with EQBRIDGE_REQUIRE_PLUGINS=1 as in CI, fail) when a source's packages are missing."""
+    missing = corpus.SOURCES[name].missing_packages()
+    if missing:
+        message = f"source {name!r} needs the Debian package(s) {missing}: apt-get install -y {' '.join(missing)}"
+        if os.environ.get("EQBRIDGE_REQUIRE_PLUGINS") == "1":
+            pytest.fail(message)
+        pytest.skip(message)
+
+
+def check_music_entry(folder: Path, entry: dict, name: str) -> np.ndarray:
+    """The manifest entry is a licensed music file of its source; returns the file's audio."""
+    source = corpus.SOURCES[name]
+    assert entry["source"] == source.source_id and entry["kind"] == "music"
+    assert entry["path"].startswith(source.source_id + "/") and entry["group"].startswith(source.source_id + ":")
+    assert entry["package"] in source.packages
+    assert entry["license"] and entry["license"] != "unknown" and entry["copyright"]
+    assert entry["duration_s"] >= corpus.SOUNDTRACK_MIN_DURATION_S
+    info = sf.info(folder / entry["path"])
+    assert (info.format, info.samplerate, info.channels) == ("FLAC", corpus.CORPUS_SAMPLE_RATE, 1)
+    audio, _ = sf.read(folder / entry["path"], dtype="float32")
+    assert audio.size / corpus.CORPUS_SAMPLE_RATE == pytest.approx(entry["duration_s"], abs=1e-5)
+    assert np.sqrt(np.mean(audio.astype(np.float64) ** 2)) > SILENCE_RMS
+    return audio
+
+
+@pytest.mark.parametrize("name", SOUNDTRACK_SOURCES)
+def test_soundtrack_source_writes_a_licensed_mono_file(name: str, tmp_path: Path) -> None:
+    require_source(name)
+    report = corpus.build_corpus(tmp_path, sources=[name], max_files=1, progress=False)
+    assert report.written == 1 and not report.skipped_sources
+    [entry] = json.loads((tmp_path / corpus.MANIFEST_NAME).read_text())["files"]
+    check_music_entry(tmp_path, entry, name)
+
+
+def test_ufoai_licenses_come_per_file_from_the_dep5_copyright() -> None:
+    require_source("ufoai")
+    licenses = {Path(p.rel_path).stem: p.license for p in corpus.SOURCES["ufoai"].plan(0)}
+    # Three paragraphs of /usr/share/doc/ufoai-music/copyright name these files.
+    assert licenses["David01"] == "CC-BY-3.0" and licenses["Marine01"] == "CC-BY-SA-3.0"
+    assert licenses["PsymongN1"] == "GPL-2"
+    assert "dynamictest-normal-08-35sec" not in licenses  # 11 s: shorter than 15 s
+
+
+def test_blupi_keeps_one_pass_of_a_looping_track(tmp_path: Path) -> None:
+    require_source("blupi")
+    corpus.build_corpus(tmp_path, sources=["blupi"], max_files=1, progress=False)
+    [entry] = json.loads((tmp_path / corpus.MANIFEST_NAME).read_text())["files"]
+    check_music_entry(tmp_path, entry, "blupi")
+    original_s = sf.info(corpus.BLUPI_MUSIC_DIR / "music000.ogg").duration
+    # music000.ogg repeats a 152 s piece eleven times; the corpus keeps the intro and one pass.
+    assert original_s > 1500 and 150 <= entry["duration_s"] <= 170
+
+
+def _amplitude_modulated_noise(seconds: float, seed: int) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    n = int(seconds * corpus.CORPUS_SAMPLE_RATE)
+    envelope = np.repeat(rng.uniform(0.05, 1.0, size=n // 2205 + 1), 2205)[:n]  # a new level every 50 ms
+    return (0.3 * envelope * rng.standard_normal(n)).astype(np.float32)
+
+
+def test_repeat_start_finds_the_loop_period() -> None:
+    rate = corpus.CORPUS_SAMPLE_RATE
+    loop = _amplitude_modulated_noise(40.0, seed=1)
+    looped = np.tile(loop, 3)
+    assert corpus.find_repeat_start(looped, rate) == loop.size
+    intro = _amplitude_modulated_noise(4.0, seed=2)
+    # With an intro the cut keeps the probe's 10 s past it: nothing of the music is lost.
+    assert corpus.find_repeat_start(np.concatenate([intro, looped]), rate) == \
+        int(corpus.REPEAT_PROBE_AT_S * rate) + loop.size
+    assert corpus.find_repeat_start(_amplitude_modulated_noise(120.0, seed=3), rate) is None
+
+
+# ----------------------------------------------------------------------------- musescore-midi
+
+
+@pytest.fixture(scope="module")
+def musescore_corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    require_source("musescore-midi")
+    out = tmp_path_factory.mktemp("musescore")
+    corpus.build_corpus(out, sources=["musescore-midi"], max_files=2, seed=3, progress=False)
+    return out
+
+
+def test_musescore_mix_and_stem_share_the_piece_group(musescore_corpus: Path) -> None:
+    entries = json.loads((musescore_corpus / corpus.MANIFEST_NAME).read_text())["files"]
+    piece = midi_music.random_styled_piece(0, seed=3, duration_range_s=corpus.MUSESCORE_DURATION_RANGE_S)
+    assert [e["path"] for e in entries] == [f"musescore-midi/{piece.name}_mix.flac",
+                                            f"musescore-midi/{piece.name}_{piece.part_names[0]}.flac"]
+    mix, stem = (check_music_entry(musescore_corpus, e, "musescore-midi") for e in entries)
+    assert len({e["group"] for e in entries}) == 1
+    assert entries[0]["package"] == "musescore-general-soundfont" and entries[0]["license"] == "MIT"
+    assert 20.0 <= entries[0]["duration_s"] <= 42.0
+    assert not np.array_equal(mix[:stem.size], stem)
+
+
+def test_musescore_render_is_deterministic(musescore_corpus: Path, tmp_path: Path) -> None:
+    corpus.build_corpus(tmp_path, sources=["musescore-midi"], max_files=1, seed=3, progress=False)
+    [entry] = json.loads((tmp_path / corpus.MANIFEST_NAME).read_text())["files"]
+    assert (tmp_path / entry["path"]).read_bytes() == (musescore_corpus / entry["path"]).read_bytes()
+
+
+def test_musescore_plan_groups_each_pieces_stems() -> None:
+    plans = corpus.SOURCES["musescore-midi"].plan(0)
+    by_group: dict[str, list[str]] = defaultdict(list)
+    for plan in plans:
+        by_group[plan.group].append(Path(plan.rel_path).stem)
+    assert len(by_group) == corpus.MUSESCORE_PIECE_COUNT
+    for group, stems in by_group.items():
+        name = group.removeprefix("musescore-midi:")
+        assert stems[0] == f"{name}_mix" and len(stems) >= 3  # the mix and at least two stems
+        assert all(s.startswith(name + "_") for s in stems)
+    midi_names = {Path(p.rel_path).stem.split("_")[0] for p in corpus.SOURCES["midi"].plan(0)}
+    assert not midi_names & {g.removeprefix("musescore-midi:") for g in by_group}
+
+
+def test_styled_pieces_are_varied_deterministic_and_in_key(tmp_path: Path) -> None:
+    pieces = [midi_music.random_styled_piece(i, 0) for i in range(corpus.MUSESCORE_PIECE_COUNT)]
+    assert pieces == [midi_music.random_styled_piece(i, 0) for i in range(corpus.MUSESCORE_PIECE_COUNT)]
+    assert pieces != [midi_music.random_styled_piece(i, 1) for i in range(corpus.MUSESCORE_PIECE_COUNT)]
+    assert {p.style for p in pieces} == set(midi_music.STYLE_NAMES) and len(midi_music.STYLE_NAMES) >= 8
+    tempos = [p.tempo_bpm for p in pieces]
+    assert 60 <= min(tempos) <= 70 and 150 <= max(tempos) <= 180
+    assert {p.minor for p in pieces} == {True, False} and {p.sevenths for p in pieces} == {True, False}
+    assert {p.groove == midi_music.NO_DRUMS for p in pieces} == {True, False}
+    assert len({p.program for piece in pieces for p in piece.parts if p.role != "drums"}) >= 40
+    assert all(20.0 <= p.duration_s <= 40.0 for p in pieces)
+    first = midi_music.write_styled_midi(pieces[1], tmp_path / "a.mid").read_bytes()
+    assert first == midi_music.write_styled_midi(pieces[1], tmp_path / "b.mid").read_bytes()
+    for piece in pieces:
+        scale = midi_music.MINOR_SCALE if piece.minor else midi_music.MAJOR_SCALE
+        allowed = {(piece.tonic_midi + step) % 12 for step in scale}
+        for part in piece.parts:
+            if part.role in ("drums", "walking_bass"):  # walking bass approaches chromatically
+                continue
+            notes = [n for _, _, n, _ in midi_music.styled_part_events(piece, part)]
+            assert notes and {n % 12 for n in notes} <= allowed, (piece.name, part.name)
+    with pytest.raises(CorpusError, match="unknown part"):
+        midi_music.write_styled_midi(pieces[0], tmp_path / "c.mid", ("kazoo",))
+
+
+def test_sources_all_selects_every_registered_source() -> None:
+    assert corpus.resolve_source_names(["all"]) == tuple(corpus.SOURCES)
+    assert corpus.resolve_source_names(["midi", "all"])[0] == "midi"
+    assert set(corpus.DEFAULT_SOURCES) < set(corpus.SOURCES)
+    from host.cli import build_parser
+
+    args = build_parser().parse_args(["corpus", "build", "--out", "x", "--sources", "all"])
+    assert args.sources == tuple(corpus.SOURCES)

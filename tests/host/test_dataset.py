@@ -2,6 +2,7 @@
 
 import hashlib
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -11,7 +12,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from host.data.dataset import MANIFEST, DatasetConfig, render_dataset
+from host.data import corpus
+from host.data.corpus import AudioFile
+from host.data.dataset import MANIFEST, DatasetConfig, assign_groups, plan_shards, render_dataset, split_groups
 from model.manifest import read_manifest
 from host.errors import AudioInputError, DatasetError, ProfileError
 from model.profiles import load_profile
@@ -149,3 +152,91 @@ def test_cli_reports_errors_on_one_line(tmp_path):
                           capture_output=True, text=True)
     assert proc.returncode == 1
     assert proc.stderr.strip().count("\n") == 0 and "unknown plugin profile 'nope'" in proc.stderr
+
+
+# ----------------------------------------------------------------------------- --holdout
+
+
+def _files(sources: tuple[str, ...], groups_per_source: int = 5) -> list[AudioFile]:
+    return [AudioFile(path=Path(f"/corpus/{s}/{g}.flac"), group=f"{s}:{g}", source=s, kind="music",
+                      duration_s=30.0, sample_rate=44100, channels=1, license="MIT")
+            for s in sources for g in range(groups_per_source)]
+
+
+def test_holdout_sources_plan_only_into_test():
+    files = _files(("a", "b", "c"))
+    config = DatasetConfig(profile="faust-peq", iterations=40, segments=2, holdout_sources=("b",))
+    held = {str(f.path) for f in files if f.source == "b"}
+    plans = plan_shards(files, config)
+    assert {p.split for p in plans} == {"train", "val", "test"}
+    for plan in plans:
+        assert held <= set(plan.files) if plan.split == "test" else not held & set(plan.files)
+    # The other sources split as before, by group, and without --holdout nothing changes.
+    rest = [f.group for f in files if f.source != "b"]
+    assert {g: s for g, s in split_groups(files, config).items() if not g.startswith("b:")} == \
+        assign_groups(rest, config.split, config.seed)
+    plain = DatasetConfig(profile="faust-peq", iterations=40, segments=2)
+    assert split_groups(files, plain) == assign_groups([f.group for f in files], plain.split, plain.seed)
+
+
+def test_holdout_needs_a_known_source_and_a_test_share():
+    with pytest.raises(DatasetError, match="--holdout nope: no usable recording has that source.*a, b"):
+        plan_shards(_files(("a", "b")), DatasetConfig(profile="faust-peq", iterations=4, segments=2,
+                                                      holdout_sources=("nope",)))
+    with pytest.raises(DatasetError, match="gives test no share"):
+        DatasetConfig(profile="faust-peq", iterations=4, segments=2, split=(80, 20, 0), holdout_sources=("a",))
+
+
+def test_cli_rejects_an_unknown_holdout_source_before_any_work(audio_dir, tmp_path):
+    out = tmp_path / "ds"
+    proc = subprocess.run([sys.executable, "-m", "host.cli", "render-dataset", "--audio", str(audio_dir), "--out",
+                           str(out), "--iterations", "2", "--holdout", "wesnoth-music"], capture_output=True, text=True)
+    assert proc.returncode == 1 and proc.stderr.strip().count("\n") == 0
+    assert "--holdout wesnoth-music" in proc.stderr and "user" in proc.stderr
+    assert not out.exists()
+
+
+HOLDOUT_SOURCES = ("loops", "speech")
+
+
+@pytest.fixture(scope="module")
+def two_source_corpus(tmp_path_factory) -> Path:
+    missing = [m for n in HOLDOUT_SOURCES for m in corpus.SOURCES[n].missing_packages()]
+    if missing:
+        if os.environ.get("EQBRIDGE_REQUIRE_PLUGINS") == "1":
+            pytest.fail(f"Debian package(s) {missing} not installed")
+        pytest.skip(f"Debian package(s) {missing} not installed (apt-get install -y {' '.join(missing)})")
+    out = tmp_path_factory.mktemp("two-source-corpus")
+    corpus.build_corpus(out, sources=HOLDOUT_SOURCES, max_files=3, seed=0, progress=False)
+    return out
+
+
+def test_holdout_renders_the_held_out_source_only_in_test(two_source_corpus, tmp_path):
+    held_out = corpus.SOURCES["loops"].source_id
+    config = DatasetConfig(profile="faust-peq", iterations=12, segments=2, segment_s=0.5, seed=2,
+                           holdout_sources=(held_out,))
+    render_dataset(config, two_source_corpus, tmp_path / "ds", progress=False)
+    manifest = read_manifest(tmp_path / "ds")
+    assert manifest.config["holdout_sources"] == [held_out]
+    held_groups = {e.group for e in corpus.read_manifest(two_source_corpus) if e.source == held_out}
+    groups = {split: set() for split in ("train", "val", "test")}
+    for shard in manifest.shards:
+        groups[shard.split].update(shard.groups)
+    assert held_groups and held_groups <= groups["test"]
+    assert not held_groups & (groups["train"] | groups["val"]) and groups["train"]
+    # A rerun resumes; another holdout into the same folder is a different dataset.
+    assert render_dataset(config, two_source_corpus, tmp_path / "ds", progress=False).shards_rendered == 0
+    with pytest.raises(DatasetError, match="different config"):
+        render_dataset(DatasetConfig(profile="faust-peq", iterations=12, segments=2, segment_s=0.5, seed=2),
+                       two_source_corpus, tmp_path / "ds", progress=False)
+
+
+def test_a_dataset_from_before_holdout_still_resumes(audio_dir, tmp_path):
+    config = DatasetConfig(profile="faust-peq", **SMALL)
+    render_dataset(config, audio_dir, tmp_path / "ds", progress=False)
+    path = tmp_path / "ds" / MANIFEST
+    raw = json.loads(path.read_text())
+    del raw["config"]["holdout_sources"]  # as written before --holdout existed
+    path.write_text(json.dumps(raw))
+    next((tmp_path / "ds").rglob("shard-*.npz")).unlink()
+    assert render_dataset(config, audio_dir, tmp_path / "ds", progress=False).shards_rendered == 1
