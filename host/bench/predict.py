@@ -16,6 +16,8 @@ import numpy as np
 from host.bench.report import BenchReport
 from model.profiles import CURVE_CHECKPOINT, load_profile
 
+CURVE_MIN_DURATION_S = 4.0  # the bursts hold half their duration of sound; the curve model needs 1 s of it
+
 
 def _inputs(n_samples: int, sample_rate: int) -> tuple[np.ndarray, np.ndarray]:
     """Seeded noise in 4 Hz bursts (steady noise is refused as a reference) and a darker reference."""
@@ -39,7 +41,7 @@ def bench_predict(profile: str, n: int = 20, duration_s: float = 10.0, sample_ra
     track, reference = _inputs(int(duration_s * sample_rate), sample_rate)
     runs: dict[str, Callable[[], object]] = {
         "classifier": lambda: predict(track, reference, sample_rate, prof, checkpoint)}
-    if CURVE_CHECKPOINT.is_file() and prof.is_eq:
+    if CURVE_CHECKPOINT.is_file() and prof.is_eq and duration_s >= CURVE_MIN_DURATION_S:
         def curve() -> np.ndarray:
             c = predict_curve(track, reference, sample_rate)
             return fit_profile(prof, c.curve_db, c.scale_db)

@@ -30,7 +30,7 @@ def test_match_writes_audio_settings_and_curve(tmp_path):
     values = profile.values_from_dict(saved["values"])
     norms = [saved["normalized"][n]["value"] for n in profile.parameter_names]
     assert np.allclose(norms, profile.to_norm(values))
-    assert saved["plugin"] == "faust-peq" and saved["checkpoint"].endswith("faust-peq.pt")
+    assert saved["plugin"] == "faust-peq" and saved["checkpoint"].endswith("curve.pt")  # the default for an EQ
     assert (tmp_path / "c.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert result.settings.values == saved["values"]
 
@@ -88,13 +88,13 @@ def test_a_fixed_point_output_never_clips_silently(tmp_path):
     """The bundled match is all boosts: the 16-bit FLAC says how many samples clip; --no-clip clips none."""
     import json
 
-    plain = match(TRACK, REFERENCE, tmp_path / "plain.flac", settings_out=tmp_path / "plain.json")
+    plain = match(TRACK, REFERENCE, tmp_path / "plain.flac", settings_out=tmp_path / "plain.json", model="classifier")
     level = json.loads((tmp_path / "plain.json").read_text())["output_level"]
     written = read_audio(tmp_path / "plain.flac").data
     assert level["subtype"] == "PCM_16" and level["output_gain_db"] == 0.0
     assert level["clipped_samples"] > 0 and plain.level.note().startswith("peak +")
     assert np.count_nonzero(np.abs(written) >= 1.0 - 2 ** -15) >= level["clipped_samples"] - 1
-    guarded = match(TRACK, REFERENCE, tmp_path / "guarded.flac", no_clip=True)
+    guarded = match(TRACK, REFERENCE, tmp_path / "guarded.flac", no_clip=True, model="classifier")
     out = read_audio(tmp_path / "guarded.flac").data
     assert guarded.level.clipped_samples == 0 and guarded.level.output_gain_db < 0
     assert 20 * np.log10(np.max(np.abs(out))) == pytest.approx(-0.1, abs=0.01)

@@ -13,6 +13,7 @@ from pythonosc.osc_message import OscMessage
 
 from host.matching.automation import AutomationLane
 from host.errors import OscRequestError
+from host.matching.pipeline import estimate
 from host.osc.addresses import AUTOMATION, CLIP_MISSING, DONE, NORMALIZED, PONG, SETTINGS
 from host.osc.protocol import automation_message, check_args, pack_bundles
 from host.osc.server import ClipLimits
@@ -186,8 +187,8 @@ def test_a_match_answers_settings_then_automation_then_done(tmp_path: Path) -> N
     assert settings.params[0] == 12 and settings.params[1::2] == list(profile.parameter_names)
     track, ref = (sf.read(bounces / name, dtype="float32", always_2d=True)[0].mean(axis=1)
                   for name in ("track.flac", "reference.flac"))
-    expected = predict(track, ref, 44100, profile)
-    assert settings.params[2::2] == pytest.approx([expected.values[n] for n in profile.parameter_names], rel=1e-6)
+    expected = estimate(track, ref, 44100, h.config.options()).values  # the one pipeline (the curve model here)
+    assert settings.params[2::2] == pytest.approx(list(expected), rel=1e-6)
     assert normalized.params[3::3] == pytest.approx(list(profile.to_norm(settings.params[2::2])), rel=1e-5)
     automation = [m for p in packets[1:-1] for m in p]
     assert [m.params[1] for m in automation] == list(profile.parameter_names)

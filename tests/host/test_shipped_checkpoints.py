@@ -37,7 +37,8 @@ SHIPPED = ("faust-peq", "lsp-para-eq", "zameq2")
 
 
 def test_every_shipped_checkpoint_has_a_quality_floor() -> None:
-    assert tuple(sorted(p.stem for p in CHECKPOINTS.glob("*.pt"))) == SHIPPED
+    # curve.pt is the curve model (one for every EQ), judged in tests/host/test_match_curve.py
+    assert tuple(sorted(p.stem for p in CHECKPOINTS.glob("*.pt") if not p.stem.startswith("curve"))) == SHIPPED
 
 
 @pytest.mark.parametrize("name", SHIPPED)
