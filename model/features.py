@@ -12,6 +12,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from model.config import SCALES, FeatureConfig  # torch-free, so readers of a config need no torch
+from model.curve.response import mel_center_frequencies_hz
 from model.errors import ConfigError
 
 FRAMES_PER_BLOCK = 512  # STFT frames computed at a time (see MelSpectrogram.forward)
@@ -80,7 +81,4 @@ class MelSpectrogram(nn.Module):
 
     def mel_center_frequencies_hz(self) -> torch.Tensor:
         """Centre frequency of each mel band, (n_mels,)."""
-        cfg = self.config
-        fmax_hz = cfg.sample_rate / 2.0 if cfg.fmax_hz is None else cfg.fmax_hz
-        edges = librosa.mel_frequencies(n_mels=cfg.n_mels + 2, fmin=cfg.fmin_hz, fmax=fmax_hz)
-        return torch.from_numpy(edges[1:-1].copy())
+        return torch.from_numpy(mel_center_frequencies_hz(self.config).copy())

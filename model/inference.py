@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import logging
 import math
-import threading
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -25,6 +24,7 @@ from model.errors import AudioInputError, CheckpointError
 from model.profiles import PRESETS_DIR, PluginProfile, load_profile
 from model.checkpoint import LoadedModel, load_checkpoint
 from model.decode import decode_bins
+from model.file_cache import FileCache
 
 log = logging.getLogger(__name__)
 CHECKPOINTS_DIR = PRESETS_DIR / "checkpoints"
@@ -65,8 +65,13 @@ class SegmentPredictions:
     checkpoint: str
 
 
-_CACHE: dict[tuple[str, float], LoadedModel] = {}
-_CACHE_LOCK = threading.Lock()
+_CACHE: FileCache[LoadedModel] = FileCache()
+
+
+def _load_logged(path: Path) -> LoadedModel:
+    model = load_checkpoint(path)
+    log.info("loaded checkpoint %s (%s, %s)", path, model.profile_name, model.network_config.arch)
+    return model
 
 
 def default_checkpoint(profile_name: str) -> Path:
@@ -98,13 +103,7 @@ def get_model(profile: str | PluginProfile, checkpoint: str | Path | None = None
     """
     prof = profile if isinstance(profile, PluginProfile) else load_profile(profile)
     path = Path(checkpoint) if checkpoint is not None else default_checkpoint(prof.name)
-    key = (str(path.resolve()), path.stat().st_mtime if path.exists() else -1.0)
-    with _CACHE_LOCK:
-        model = _CACHE.get(key)
-        if model is None:
-            model = load_checkpoint(path)
-            _CACHE[key] = model
-            log.info("loaded checkpoint %s (%s, %s)", path, model.profile_name, model.network_config.arch)
+    model = _CACHE.get(path, _load_logged)
     model.check_profile(prof)
     return prof, model
 

@@ -14,7 +14,6 @@ languages of the shipped speech datasets stay unseen); other music groups go to 
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass

@@ -50,18 +50,22 @@ def _grid(profile: PluginProfile, index: int, points: int) -> np.ndarray:
     return profile.parameters[index].from_unit(np.linspace(0.0, 1.0, points))
 
 
+def _flat_values(profile: PluginProfile) -> np.ndarray:
+    """The profile's defaults with every band's gain at 0 dB: a flat response."""
+    values = profile.default_values().copy()
+    for band in profile.bands:
+        values[profile.parameter_names.index(band.gain)] = 0.0
+    return values
+
+
 def _band_shapes(profile: PluginProfile) -> list[_BandShapes]:
     key = profile.sha256 or profile.name
     with _LOCK:
         if key in _SHAPES:
             return _SHAPES[key]
     names = profile.parameter_names
-    flat = profile.default_values().copy()
+    flat = _flat_values(profile)
     out = []
-    for band in profile.bands:
-        gain, freq = names.index(band.gain), names.index(band.freq)
-        width = names.index(band.width) if band.width is not None else None
-        flat[gain] = 0.0
     for band in profile.bands:
         gain, freq = names.index(band.gain), names.index(band.freq)
         width = names.index(band.width) if band.width is not None else None
@@ -93,10 +97,8 @@ def fit_profile(profile: PluginProfile, curve_db: np.ndarray, scale_db: np.ndarr
     w = _weights(target, scale_db)
     bands = _band_shapes(profile)
     ridge = config.gain_ridge * len(target)
-    values = profile.default_values().copy()
+    values = _flat_values(profile)
     contrib = np.zeros((len(bands), len(target)))          # each band's current curve (dB)
-    for b in bands:
-        values[b.gain] = 0.0
     for _ in range(config.sweeps):
         for i, b in enumerate(bands):
             residual = target - (contrib.sum(axis=0) - contrib[i])

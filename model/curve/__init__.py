@@ -3,7 +3,7 @@ tonal balance match a reference's, for any EQ plugin (host/ fits each plugin's s
 
 - :mod:`model.curve.response`  the mel front end's view of a filter: |H|^2 on a fine grid -> dB per mel band,
 - :mod:`model.curve.features`  loudness-normalized per-band statistics of a clip (exactly level-invariant),
-- :mod:`model.curve.network`   the 1-D convolutional network over the mel axis,
+- :mod:`model.curve.network`   the network (an MLP by default; 1-D convolutions over the mel axis as an option),
 - :mod:`model.curve.data`      training pairs made on the fly from cached dry statistics and a curve bank,
 - :mod:`model.curve.train`     seeded, resumable training with a Laplace likelihood on the curve (dB),
 - :mod:`model.curve.inference` the public ``predict_curve``.

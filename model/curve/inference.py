@@ -7,7 +7,6 @@ reference that is mostly silence (under 1 s of sound) or steady noise is refused
 
 from __future__ import annotations
 
-import threading
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -16,10 +15,11 @@ import torch
 
 from model.config import FeatureConfig
 from model.curve.features import ClipStats, StatsConfig, pair_input
-from model.curve.network import CurveNet, CurveNetConfig
+from model.curve.network import CurveNet
 from model.curve.response import mel_center_frequencies_hz
 from model.curve.train import CHECKPOINT_KIND, CurveTrainConfig
 from model.errors import AudioInputError, CheckpointError
+from model.file_cache import FileCache
 from model.inference import prepare_audio
 from model.profiles import CURVE_CHECKPOINT
 
@@ -47,8 +47,7 @@ class CurveModel:
     holdout_sources: tuple[str, ...]
 
 
-_CACHE: dict[tuple[str, float], CurveModel] = {}
-_LOCK = threading.Lock()
+_CACHE: FileCache[CurveModel] = FileCache()
 
 
 def load_curve_model(path: str | Path | None = None) -> CurveModel:
@@ -60,25 +59,22 @@ def load_curve_model(path: str | Path | None = None) -> CurveModel:
     p = Path(path) if path is not None else CURVE_CHECKPOINT
     if not p.is_file():
         raise CheckpointError(f"no curve model at {p}; train one with `eqbridge train-curve --data CURVE_DATA --out {p}`")
-    key = (str(p.resolve()), p.stat().st_mtime)
-    with _LOCK:
-        if key in _CACHE:
-            return _CACHE[key]
-        try:
-            payload = torch.load(p, map_location="cpu", weights_only=False)
-        except Exception as exc:  # torch raises many types for a corrupt file
-            raise CheckpointError(f"cannot read curve model {p}: {exc}") from exc
-        if not isinstance(payload, dict) or payload.get("kind") != CHECKPOINT_KIND:
-            raise CheckpointError(f"{p} is not a curve model (train one with `eqbridge train-curve`)")
-        config = CurveTrainConfig.from_dict(payload["train_config"])
-        network = CurveNet(config.network)
-        network.load_state_dict(payload["state_dict"])
-        network.eval()
-        front = ClipStats(FeatureConfig.from_dict(payload["features"]), StatsConfig.from_dict(payload["stats"]))
-        model = CurveModel(p, network, front, tuple(payload.get("trained_on", ())),
-                           tuple(payload.get("holdout_sources", ())))
-        _CACHE[key] = model
-        return model
+    return _CACHE.get(p, _load)
+
+
+def _load(p: Path) -> CurveModel:
+    try:
+        payload = torch.load(p, map_location="cpu", weights_only=False)
+    except Exception as exc:  # torch raises many types for a corrupt file
+        raise CheckpointError(f"cannot read curve model {p}: {exc}") from exc
+    if not isinstance(payload, dict) or payload.get("kind") != CHECKPOINT_KIND:
+        raise CheckpointError(f"{p} is not a curve model (train one with `eqbridge train-curve`)")
+    config = CurveTrainConfig.from_dict(payload["train_config"])
+    network = CurveNet(config.network)
+    network.load_state_dict(payload["state_dict"])
+    network.eval()
+    front = ClipStats(FeatureConfig.from_dict(payload["features"]), StatsConfig.from_dict(payload["stats"]))
+    return CurveModel(p, network, front, tuple(payload.get("trained_on", ())), tuple(payload.get("holdout_sources", ())))
 
 
 def predict_curve(track: np.ndarray, reference: np.ndarray, sample_rate: int,
