@@ -20,7 +20,7 @@ def _run(args: argparse.Namespace) -> int:
                            split=parse_split(args.split_shares), reference_from=args.reference_from,
                            augment=not args.no_augment,
                            kinds=tuple(k for k in args.kinds.split(",") if k) if args.kinds else (),
-                           holdout_sources=_names(args.holdout))
+                           holdout_sources=_names(args.holdout), sources=_names(args.sources))
     summary = render_dataset(config, Path(args.audio), Path(args.out), workers=args.workers,
                              executor=args.executor, address=args.address)
     print(f"{summary.out_dir}: {summary.shards_total} shards ({summary.shards_rendered} rendered now, "
@@ -53,5 +53,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--holdout", metavar="SOURCE[,SOURCE...]",
                    help="corpus sources (manifest.json \"source\", e.g. wesnoth-music) whose recordings all go "
                         "to the test split and never to train or val; the others split by --split-shares")
+    p.add_argument("--sources", metavar="SOURCE[,SOURCE...]",
+                   help="only recordings of these corpus sources (manifest.json \"source\"), e.g. "
+                        "wesnoth-music,musescore-midi with --split-shares 0/0/100 for a held-out test set")
     p.add_argument("--no-augment", action="store_true", help="skip the noise/reverb/gain scene augmentation")
     p.set_defaults(func=_run)

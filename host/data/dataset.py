@@ -131,6 +131,13 @@ def usable_files(audio_dir: Path, config: DatasetConfig) -> list[AudioFile]:
         files = [f for f in files if f.kind in config.kinds]
         if not files:
             raise AudioInputError(f"no recording in {audio_dir} is of kind {', '.join(config.kinds)}")
+    if config.sources:
+        present = sorted({f.source for f in files})
+        unknown = [s for s in config.sources if s not in present]
+        if unknown:
+            raise AudioInputError(f"--sources {','.join(unknown)}: no recording in {audio_dir} has that source; "
+                                  f"its sources (manifest.json \"source\") are {', '.join(present)}")
+        files = [f for f in files if f.source in config.sources]
     min_s = 2.0 * config.segment_s
     usable = [f for f in files if f.duration_s >= min_s]
     if not usable:
@@ -155,13 +162,13 @@ def _manifest(config: DatasetConfig, plans: Sequence[ShardPlan], audio_dir: Path
         parameter_units=tuple(p.unit for p in profile.parameters), parameter_indices=tuple(host.parameter_indices),
         seed=config.seed, n_bins=N_BINS,
         config={**asdict(config), "split": list(config.split), "kinds": list(config.kinds),
-                "holdout_sources": list(config.holdout_sources)},
+                "holdout_sources": list(config.holdout_sources), "sources": list(config.sources)},
         plugin_file=host.identity.plugin_file, plugin_sha256=host.identity.plugin_sha256,
         plugin_version=host.identity.plugin_version, audio_dir=str(audio_dir))
 
 
 # Config keys added after datasets were first rendered, with the value an older manifest implies.
-CONFIG_KEY_DEFAULTS: dict[str, object] = {"holdout_sources": []}
+CONFIG_KEY_DEFAULTS: dict[str, object] = {"holdout_sources": [], "sources": []}
 
 
 def _check_existing_manifest(out_dir: Path, manifest: DatasetManifest) -> None:

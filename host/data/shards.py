@@ -38,6 +38,7 @@ class DatasetConfig:
     augment: bool = True
     kinds: tuple[str, ...] = ()         # keep only recordings of these kinds ("speech", "music"); () keeps all
     holdout_sources: tuple[str, ...] = ()  # corpus sources whose recordings all go to test, none elsewhere
+    sources: tuple[str, ...] = ()       # keep only recordings of these corpus sources; () keeps all
 
     def __post_init__(self) -> None:
         if self.iterations < 1:

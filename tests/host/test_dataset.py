@@ -240,3 +240,19 @@ def test_a_dataset_from_before_holdout_still_resumes(audio_dir, tmp_path):
     path.write_text(json.dumps(raw))
     next((tmp_path / "ds").rglob("shard-*.npz")).unlink()
     assert render_dataset(config, audio_dir, tmp_path / "ds", progress=False).shards_rendered == 1
+
+
+def test_sources_renders_only_the_named_sources(two_source_corpus, tmp_path):
+    # The held-out test set on its own: only the named source, every shard in test.
+    loops = corpus.SOURCES["loops"].source_id
+    config = DatasetConfig(profile="faust-peq", iterations=3, segments=2, segment_s=0.5, seed=2,
+                           split=(0.0, 0.0, 100.0), sources=(loops,))
+    render_dataset(config, two_source_corpus, tmp_path / "ds", progress=False)
+    manifest = read_manifest(tmp_path / "ds")
+    loop_groups = {e.group for e in corpus.read_manifest(two_source_corpus) if e.source == loops}
+    assert {s.split for s in manifest.shards} == {"test"}
+    assert set().union(*(s.groups for s in manifest.shards)) <= loop_groups
+    with pytest.raises(AudioInputError, match="--sources nope: no recording .* has that source"):
+        render_dataset(DatasetConfig(profile="faust-peq", iterations=3, segments=2, segment_s=0.5,
+                                     sources=("nope",)), two_source_corpus, tmp_path / "ds2", progress=False)
+    assert not (tmp_path / "ds2").exists()
