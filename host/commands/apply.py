@@ -11,7 +11,7 @@ from host.matching.pipeline import AMOUNT_RANGE_PERCENT
 def _run(args: argparse.Namespace) -> int:
     config = ApplyConfig(plugin=args.plugin, mode=args.mode, amount_percent=args.amount,
                          max_gain_db=args.max_gain_db, no_clip=args.no_clip, checkpoint=args.checkpoint,
-                         refine_s=args.refine, model=args.model)
+                         refine_s=args.refine, model=args.model, restraint=args.restraint)
     summary = apply_stems(args.reference, args.stems, args.out, config, workers=args.workers,
                           progress=not args.no_progress)
     if summary.shared_values:
@@ -53,5 +53,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--model", default="auto", choices=("auto", "curve", "classifier"),
                    help="curve: the one model for every EQ (presets/checkpoints/curve.pt); classifier: the paper's "
                         "per-plugin 21-bin model; auto (default): curve for an EQ when installed")
+    p.add_argument("--restraint", type=float, default=0.5, metavar="K",
+                   help="curve model: how far bands it is unsure of shrink toward flat, 0..4 (0 = its median as is; default 0.5)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(func=_run)

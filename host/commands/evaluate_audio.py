@@ -48,17 +48,23 @@ def _named(specs: list[str], option: str) -> list[tuple[str, Path | None]]:
 def _estimators(args: argparse.Namespace, profile_name: str) -> dict:
     """Methods that predict each row through the one matching pipeline (curve model or classifier)."""
     from host.matching.pipeline import MatchOptions, estimate
+    from model.curve.restraint import DEFAULT_RESTRAINT
     from model.profiles import load_profile
 
     profile = load_profile(profile_name)
     out = {}
-    for option, kind in (("--curve", "curve"), ("--classifier", "classifier")):
-        for name, path in _named(getattr(args, option[2:]) or [], option):
-            options = MatchOptions(profile, path, model=kind)
+    restraints = args.restraint or [DEFAULT_RESTRAINT]
+    for name, path in _named(args.classifier or [], "--classifier"):
+        options = MatchOptions(profile, path, model="classifier")
+        out[name] = lambda x, r, sr, o=options: estimate(x, r, sr, o).values
+    for base, path in _named(args.curve or [], "--curve"):
+        for k in restraints:
+            name = base if len(restraints) == 1 else f"{base}-restraint{k:g}"
+            options = MatchOptions(profile, path, model="curve", restraint=k)
             out[name] = lambda x, r, sr, o=options: estimate(x, r, sr, o).values
-            if kind == "curve" and args.refine > 0:
-                out[f"{name}+refine{args.refine:g}s"] = _refined(profile, MatchOptions(profile, path, model=kind,
-                                                                                       refine_s=args.refine))
+            if args.refine > 0:
+                out[f"{name}+refine{args.refine:g}s"] = _refined(profile, MatchOptions(
+                    profile, path, model="curve", refine_s=args.refine, restraint=k))
     return out
 
 
@@ -102,6 +108,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                         "shipped one); repeatable")
     p.add_argument("--refine", type=float, default=0.0, metavar="SECONDS",
                    help="also each --curve method refined this long through the plugin (default 0: not)")
+    p.add_argument("--restraint", type=float, action="append", metavar="K",
+                   help="the curve model's restraint (default 0.5); repeat to score several, each a row")
     p.add_argument("--no-dsp", action="store_true", help="skip the DSP EQ-match baseline")
     p.add_argument("--no-matchering", action="store_true", help="skip the Matchering baseline")
     p.set_defaults(func=_run)

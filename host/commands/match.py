@@ -10,7 +10,7 @@ from host.matching.match import match
 def _run(args: argparse.Namespace) -> int:
     result = match(args.track, args.reference, args.out, plugin=args.plugin, settings_out=args.settings_out,
                    plot=args.plot, checkpoint=args.checkpoint, refine_s=args.refine, no_clip=args.no_clip,
-                   model=args.model)
+                   model=args.model, restraint=args.restraint)
     s = result.settings
     print(f"matched {args.track} to {args.reference} with {s.profile} -> {result.out_path} "
           f"(peak {result.peak_dbfs:+.1f} dBFS)")
@@ -40,4 +40,6 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--model", default="auto", choices=("auto", "curve", "classifier"),
                    help="curve: the one model for every EQ (presets/checkpoints/curve.pt); classifier: the paper's "
                         "per-plugin 21-bin model; auto (default): curve for an EQ when installed")
+    p.add_argument("--restraint", type=float, default=0.5, metavar="K",
+                   help="curve model: how far bands it is unsure of shrink toward flat, 0..4 (0 = its median as is; default 0.5)")
     p.set_defaults(func=_run)

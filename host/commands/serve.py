@@ -26,7 +26,7 @@ def _run(args: argparse.Namespace) -> int:
     options = ServeOptions(
         host=args.host, port=args.port, reply_port=args.reply_port,
         allow_dirs=tuple(Path(d) for d in args.allow_dir), plugin=args.plugin,
-        checkpoint=Path(args.checkpoint) if args.checkpoint else None, model=args.model,
+        checkpoint=Path(args.checkpoint) if args.checkpoint else None, model=args.model, restraint=args.restraint,
         midi_dir=Path(args.midi_dir) if args.midi_dir else None, midi_port=args.midi_port,
         threads=args.threads, automation_hop_s=args.automation_hop_seconds,
         limits=ClipLimits(max_clip_s=args.max_clip_seconds, max_requests=args.max_requests,
@@ -49,6 +49,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--model", default="auto", choices=("auto", "curve", "classifier"),
                         help="curve: the one model for every EQ (presets/checkpoints/curve.pt); classifier: the paper's "
                              "per-plugin 21-bin model; auto (default): curve for an EQ when installed")
+    parser.add_argument("--restraint", type=float, default=0.5, metavar="K",
+                        help="curve model: how far bands it is unsure of shrink toward flat, 0..4 (0 = its median as is; default 0.5)")
     parser.add_argument("--midi-dir", help="also write each match's automation as DIR/eqbridge-<id>.mid (CC lanes)")
     parser.add_argument("--midi-port", help="also play each match's automation as CC on this MIDI output "
                                             "(needs python-rtmidi)")

@@ -32,6 +32,7 @@ from host.matching.pipeline import Estimate, GainChange, MatchOptions, estimate_
 from host.processes import end_with_parent
 from host.spectrum import log_mel_spectrum_db, shared_fmax_hz, tonal_rms_db
 from model.atomic import atomic_path, remove_stale_temporaries, write_json_atomic
+from model.curve.restraint import DEFAULT_RESTRAINT
 from model.profiles import PluginProfile, load_profile
 
 if TYPE_CHECKING:
@@ -59,6 +60,7 @@ class ApplyConfig:
     checkpoint: str | None = None       # model checkpoint; None: presets/checkpoints/<plugin>.pt
     model: str = "auto"                 # host.matching.pipeline.MODELS
     refine_s: float = 0.0               # > 0: refine each prediction this long through the plugin (host/matching/refine.py)
+    restraint: float = DEFAULT_RESTRAINT  # curve model: shrink unsure bands toward flat (model.curve.restraint)
 
     def __post_init__(self) -> None:
         if self.mode not in MODES:
@@ -67,12 +69,14 @@ class ApplyConfig:
 
     def match_options(self, profile: PluginProfile) -> MatchOptions:
         return MatchOptions(profile, Path(self.checkpoint) if self.checkpoint else None, model=self.model, refine_s=self.refine_s,
-                            amount_percent=self.amount_percent, max_gain_db=self.max_gain_db)
+                            amount_percent=self.amount_percent, max_gain_db=self.max_gain_db,
+                            restraint=self.restraint)
 
     def run_key(self) -> dict:
         """What a finished stem's settings file must match for a rerun to skip it."""
         return {"plugin": self.plugin, "mode": self.mode, "amount_percent": float(self.amount_percent),
                 "max_gain_db": self.max_gain_db, "no_clip": self.no_clip, "refine_s": float(self.refine_s), "model": self.model,
+                "restraint": float(self.restraint),
                 "checkpoint": str(Path(self.checkpoint).resolve()) if self.checkpoint else None}
 
 

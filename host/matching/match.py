@@ -15,6 +15,7 @@ from host.matching.refine import plugin_refiner
 from host.paths import check_outputs
 from host.plugins.render import PluginHost
 from model.atomic import write_json_atomic
+from model.curve.restraint import DEFAULT_RESTRAINT
 from model.profiles import load_profile
 
 
@@ -36,12 +37,13 @@ class MatchResult:
 def match(track_path: Path | str, reference_path: Path | str, out_path: Path | str, plugin: str = "faust-peq",
           settings_out: Path | str | None = None, plot: Path | str | None = None,
           checkpoint: Path | str | None = None, refine_s: float = 0.0, no_clip: bool = False,
-          model: str = "auto") -> MatchResult:
+          model: str = "auto", restraint: float = DEFAULT_RESTRAINT) -> MatchResult:
     """Match a track to a reference through a real plugin; write audio, settings JSON and a curve PNG.
 
     The output keeps the track's sample rate, channels, length and subtype (FLAC/WAV by extension).
     ``refine_s`` > 0 refines the prediction for that many seconds through the plugin (host/matching/refine.py).
-    ``model`` picks the predictor (host.matching.pipeline.MODELS). ``no_clip`` lowers the output gain so the peak stays at -0.1 dBFS; without it a fixed-point output that
+    ``model`` picks the predictor (host.matching.pipeline.MODELS); ``restraint`` how far the curve model
+    shrinks bands it is unsure of toward flat (model.curve.restraint). ``no_clip`` lowers the output gain so the peak stays at -0.1 dBFS; without it a fixed-point output that
     goes over clips, and the result (and the settings JSON) says how many samples did.
 
     Raises:
@@ -55,7 +57,8 @@ def match(track_path: Path | str, reference_path: Path | str, out_path: Path | s
     profile = load_profile(plugin)
     if plot and not profile.is_eq:
         raise OptionError(f"--plot draws an EQ curve; profile {profile.name!r} is a {profile.effect} profile")
-    options = MatchOptions(profile, Path(checkpoint) if checkpoint else None, model=model, refine_s=refine_s)
+    options = MatchOptions(profile, Path(checkpoint) if checkpoint else None, model=model, refine_s=refine_s,
+                           restraint=restraint)
     track, reference = read_pair(track_path, reference_path)
     host = PluginHost(profile, track.sample_rate)
     outcome = match_clips(track, reference, options, plugin_refiner(host))
@@ -73,7 +76,9 @@ def match(track_path: Path | str, reference_path: Path | str, out_path: Path | s
                  } if refined else {}
         write_json_atomic(settings_path, settings.to_json(host.identity, track=str(track_path),
                                                           reference=str(reference_path), output=str(out_path),
-                                                          output_level=level.to_json(), **extra))
+                                                          output_level=level.to_json(), model=options.resolved_model(),
+                                                          **({"restraint": restraint} if options.resolved_model() == "curve" else {}),
+                                                          **extra))
     plot_path = Path(plot) if plot else None
     if plot_path:
         from host.matching.plot import plot_eq_match  # matplotlib: imported only when a picture is asked for

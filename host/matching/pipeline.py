@@ -20,6 +20,7 @@ import numpy as np
 from host.audio import AudioClip, read_audio
 from host.errors import OptionError
 from host.matching.curve_fit import fit_profile
+from model.curve.restraint import DEFAULT_RESTRAINT, MAX_RESTRAINT
 from model.profiles import CURVE_CHECKPOINT, PluginProfile
 
 if TYPE_CHECKING:  # refine renders through DawDreamer; the pipeline itself never does
@@ -54,6 +55,7 @@ class MatchOptions:
     refine_s: float = 0.0                 # > 0: refine the prediction this long through the plugin
     amount_percent: float = 100.0         # scales every *_gain_db: 0 flat, 100 as predicted, -100 inverted
     max_gain_db: float | None = None      # caps every band's boost and cut; None: the profile's range only
+    restraint: float = DEFAULT_RESTRAINT  # curve model: shrink unsure bands toward flat (model.curve.restraint)
 
     def resolved_model(self) -> str:
         """"curve" or "classifier": what :func:`estimate` will use."""
@@ -72,6 +74,8 @@ class MatchOptions:
                                                  and 0.0 <= self.max_gain_db <= MAX_GAIN_CAP_DB):
             raise OptionError(f"--max-gain-db must be a number of dB in [0, {MAX_GAIN_CAP_DB:g}], got "
                               f"{self.max_gain_db}")
+        if not (math.isfinite(self.restraint) and 0.0 <= self.restraint <= MAX_RESTRAINT):
+            raise OptionError(f"--restraint must lie in [0, {MAX_RESTRAINT:g}], got {self.restraint}")
         if self.model not in MODELS:
             raise OptionError(f"--model must be one of {', '.join(MODELS)}, got {self.model!r}")
         if self.model == "curve" and not self.profile.is_eq:
@@ -221,7 +225,7 @@ def _curve_settings(track: np.ndarray, reference: np.ndarray, sample_rate: int,
     """The curve model's curve, fitted to the profile's plugin (host.matching.curve_fit)."""
     from model import predict_curve  # torch loads only when predicting
 
-    curve = predict_curve(track, reference, sample_rate, options.checkpoint)
+    curve = predict_curve(track, reference, sample_rate, options.checkpoint, restraint=options.restraint)
     return fit_profile(options.profile, curve.curve_db, curve.scale_db), curve.checkpoint, None
 
 
@@ -259,7 +263,8 @@ def segment_values(track: np.ndarray, reference: np.ndarray, sample_rate: int, o
     if options.resolved_model() == "curve":
         from model import predict_curve_segments  # torch loads only when predicting
 
-        curves = predict_curve_segments(track, reference, sample_rate, hop_s, checkpoint=options.checkpoint)
+        curves = predict_curve_segments(track, reference, sample_rate, hop_s, checkpoint=options.checkpoint,
+                                        restraint=options.restraint)
         values = np.stack([fit_profile(options.profile, c, s) for c, s in zip(curves.curve_db, curves.scale_db)])
         return curves.times_s, values, curves.segment_s
     from model import predict_segments

@@ -31,6 +31,7 @@ from host.osc.protocol import (NO_REQUEST_ID, ClientAddress, Packet, automation_
                                bundle, check_args, clip_missing_message, done_message, error_message,
                                normalized_message, pack_bundles, pong_message, request_id_of, settings_message,
                                variant_message)
+from model.curve.restraint import DEFAULT_RESTRAINT
 from model.profiles import PluginProfile
 
 log = logging.getLogger(__name__)
@@ -48,6 +49,7 @@ class ServeConfig:
     plugin_indices: tuple[int, ...]      # (P,) the plugin's parameter indices, -1 where unknown
     checkpoint: Path | None = None
     model: str = "auto"                   # host.matching.pipeline.MODELS
+    restraint: float = DEFAULT_RESTRAINT  # curve model: shrink unsure bands toward flat
     automation_hop_s: float = 2.0        # spacing of the per-segment predictions behind automation
     max_automation_segments: int = 256   # the hop grows on long tracks so a match stays bounded
     midi_dir: Path | None = None         # write <midi_dir>/eqbridge-<request_id>.mid per match
@@ -56,7 +58,8 @@ class ServeConfig:
 
     def options(self, refine_s: float = 0.0) -> MatchOptions:
         """The pipeline's options for one request (OptionError for a bad budget)."""
-        return MatchOptions(self.profile, self.checkpoint, model=self.model, refine_s=refine_s)
+        return MatchOptions(self.profile, self.checkpoint, model=self.model, refine_s=refine_s,
+                            restraint=self.restraint)
 
 
 @dataclass(frozen=True)

@@ -30,6 +30,7 @@ from host.osc.addresses import READY_LINE
 from host.osc.handlers import (HandlerContext, ServeConfig, build_dispatcher, dispatch_datagram, match_settings,
                                predict_automation, shutdown_refiner, warm_up_refiner)
 from host.osc.protocol import CLIP_ROLES, NO_REQUEST_ID, ClientAddress, Packet, error_message
+from model.curve.restraint import DEFAULT_RESTRAINT
 from model.profiles import PluginProfile, load_profile
 
 log = logging.getLogger(__name__)
@@ -315,6 +316,7 @@ class ServeOptions:
     plugin: str = "faust-peq"
     checkpoint: Path | None = None
     model: str = "auto"               # host.matching.pipeline.MODELS
+    restraint: float = DEFAULT_RESTRAINT  # curve model: shrink unsure bands toward flat
     midi_dir: Path | None = None
     midi_port: str | None = None
     threads: int = 1                 # match worker threads
@@ -352,9 +354,10 @@ class RunningServer:
         self.config = ServeConfig(profile=profile,
                                   allowed_dirs=tuple(Path(d).resolve() for d in options.allow_dirs),
                                   plugin_indices=plugin_indices(profile), checkpoint=options.checkpoint,
-                                  model=options.model,
+                                  model=options.model, restraint=options.restraint,
                                   automation_hop_s=options.automation_hop_s, midi_dir=options.midi_dir,
                                   cc_map=cc_map)
+        self.config.options()  # a bad --restraint or --model fails here, before the socket opens
         self.clips = ClipAssembler(options.limits)
         self.workers = MatchWorkers(options.threads, options.max_queued)
         self.server = EqbridgeOscServer((options.host, options.port), options.reply_port)

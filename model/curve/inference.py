@@ -17,6 +17,7 @@ from model.config import FeatureConfig
 from model.curve.features import ClipStats, StatsConfig, pair_input
 from model.curve.network import CurveNet
 from model.curve.response import mel_center_frequencies_hz
+from model.curve.restraint import DEFAULT_RESTRAINT, restrain
 from model.curve.train import CHECKPOINT_KIND, CurveTrainConfig
 from model.errors import AudioInputError, CheckpointError
 from model.file_cache import FileCache
@@ -28,14 +29,15 @@ MIN_DURATION_S = 1.0
 
 @dataclass(frozen=True)
 class CurvePrediction:
-    """``curve_db`` (M,): the predicted effective gain per mel band (the median of the network's Laplace);
-    ``scale_db`` (M,): its Laplace scale, the network's own uncertainty per band; ``freqs_hz`` (M,): the mel
-    band centres; ``checkpoint``: the file used."""
+    """``curve_db`` (M,): the effective gain per mel band to apply (the network's Laplace median after
+    :func:`restrain`); ``median_db`` (M,): the median itself; ``scale_db`` (M,): its Laplace scale, the
+    network's own uncertainty per band; ``freqs_hz`` (M,): the mel band centres; ``checkpoint``: the file used."""
 
     freqs_hz: np.ndarray
     curve_db: np.ndarray
     scale_db: np.ndarray
     checkpoint: str
+    median_db: np.ndarray
 
 
 @dataclass(frozen=True)
@@ -78,13 +80,14 @@ def _load(p: Path) -> CurveModel:
 
 
 def predict_curve(track: np.ndarray, reference: np.ndarray, sample_rate: int,
-                  checkpoint: str | Path | None = None) -> CurvePrediction:
+                  checkpoint: str | Path | None = None, restraint: float = DEFAULT_RESTRAINT) -> CurvePrediction:
     """Predict the EQ curve that makes ``track`` sound like ``reference`` (input conventions as ``predict``).
 
     Raises:
         AudioInputError: a clip is silent, shorter than 1 s, has NaN/inf, a bad shape, under 1 s of sound, or
-            is steady noise. CheckpointError: no usable curve model.
+            is steady noise. CheckpointError: no usable curve model. ConfigError: a restraint out of range.
     """
+    restrain(np.zeros(1), np.ones(1), restraint)  # a bad restraint fails before any work
     model = load_curve_model(checkpoint)
     rate = model.front.features.sample_rate
     t = prepare_audio(track, sample_rate, rate, MIN_DURATION_S, "track")
@@ -93,15 +96,17 @@ def predict_curve(track: np.ndarray, reference: np.ndarray, sample_rate: int,
         t_stats = model.front(torch.from_numpy(t), "track")
         r_stats = model.front(torch.from_numpy(r), "reference")
         median, log_scale = model.network(pair_input(t_stats[None], r_stats[None], model.front.stats))
+    median_db, scale_db = median[0].double().numpy(), torch.exp(log_scale[0]).double().numpy()
     return CurvePrediction(freqs_hz=mel_center_frequencies_hz(model.front.features),
-                           curve_db=median[0].double().numpy(), scale_db=torch.exp(log_scale[0]).double().numpy(),
-                           checkpoint=str(model.path))
+                           curve_db=restrain(median_db, scale_db, restraint), scale_db=scale_db,
+                           checkpoint=str(model.path), median_db=median_db)
 
 
 @dataclass(frozen=True)
 class CurveSegments:
     """Curves per track segment against the whole reference (for DAW automation): ``times_s`` (T,) segment
-    starts, ``curve_db`` and ``scale_db`` (T, M), ``segment_s`` their length."""
+    starts, ``curve_db`` (restrained, as :class:`CurvePrediction`) and ``scale_db`` (T, M), ``segment_s``
+    their length."""
 
     times_s: np.ndarray
     curve_db: np.ndarray
@@ -111,7 +116,8 @@ class CurveSegments:
 
 
 def predict_curve_segments(track: np.ndarray, reference: np.ndarray, sample_rate: int, hop_s: float,
-                           segment_s: float = 4.0, checkpoint: str | Path | None = None) -> CurveSegments:
+                           segment_s: float = 4.0, checkpoint: str | Path | None = None,
+                           restraint: float = DEFAULT_RESTRAINT) -> CurveSegments:
     """One curve per ``segment_s`` segment of ``track``, every ``hop_s``, against the whole reference.
 
     A quiet segment is measured over the frames it has (its statistics are gated, never refused); the
@@ -120,6 +126,7 @@ def predict_curve_segments(track: np.ndarray, reference: np.ndarray, sample_rate
     """
     from model.curve.features import band_stats
 
+    restrain(np.zeros(1), np.ones(1), restraint)
     if not (hop_s > 0 and segment_s >= MIN_DURATION_S):
         raise AudioInputError(f"need hop_s > 0 and segment_s >= {MIN_DURATION_S} s; got {hop_s}, {segment_s}")
     model = load_curve_model(checkpoint)
@@ -136,5 +143,6 @@ def predict_curve_segments(track: np.ndarray, reference: np.ndarray, sample_rate
         t_stats = torch.stack([band_stats(power[:, int(s / hop_frames):int(s / hop_frames) + n], front.stats,
                                           front.features, check=False) for s in starts_s])
         median, log_scale = model.network(pair_input(t_stats, r_stats.expand(len(starts_s), -1, -1), front.stats))
-    return CurveSegments(starts_s, median.double().numpy(), torch.exp(log_scale).double().numpy(), seg_s,
+    scale_db = torch.exp(log_scale).double().numpy()
+    return CurveSegments(starts_s, restrain(median.double().numpy(), scale_db, restraint), scale_db, seg_s,
                          str(model.path))

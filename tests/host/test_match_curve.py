@@ -74,3 +74,24 @@ def test_a_reference_of_steady_noise_is_a_one_line_error(tmp_path: Path) -> None
     result = _match(tmp_path, noise)
     assert result.returncode == 1 and "steady noise" in result.stderr, result.stderr
     assert not (tmp_path / "out.wav").exists()
+
+
+def test_restraint_shrinks_every_band_toward_flat_and_zero_keeps_the_median() -> None:
+    from model import predict_curve
+
+    track, reference = (read_audio(CLIPS / n).mono() for n in ("track.flac", "reference.flac"))
+    plain = predict_curve(track, reference, 44100, restraint=0.0)
+    np.testing.assert_array_equal(plain.curve_db, plain.median_db)
+    curves = [predict_curve(track, reference, 44100, restraint=k).curve_db for k in (0.5, 1.0, 2.0)]
+    for weaker, stronger in zip([plain.curve_db] + curves, curves):
+        assert np.all(np.abs(stronger) <= np.abs(weaker) + 1e-12) and np.all(np.sign(stronger) * np.sign(weaker) >= 0)
+    assert np.abs(curves[-1]).mean() < np.abs(plain.curve_db).mean()
+
+
+@pytest.mark.parametrize("value", ["5", "-1", "nan"])
+def test_a_restraint_out_of_range_is_a_one_line_error_before_any_work(tmp_path: Path, value: str) -> None:
+    result = subprocess.run([sys.executable, "-m", "host.cli", "match", str(CLIPS / "track.flac"),
+                             str(CLIPS / "reference.flac"), "--out", str(tmp_path / "out.wav"), "--restraint", value],
+                            capture_output=True, text=True, cwd=ROOT)
+    assert result.returncode == 1 and "--restraint must lie in [0, 4]" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1 and not (tmp_path / "out.wav").exists()
