@@ -13,7 +13,7 @@ def _run(args: argparse.Namespace) -> int:
                          max_gain_db=args.max_gain_db, no_clip=args.no_clip, checkpoint=args.checkpoint,
                          refine_s=args.refine, model=args.model, restraint=args.restraint)
     summary = apply_stems(args.reference, args.stems, args.out, config, workers=args.workers,
-                          progress=not args.no_progress)
+                          progress=not args.no_progress, overwrite=args.overwrite)
     if summary.shared_values:
         print("shared settings (from the sum of the stems): "
               + ", ".join(f"{k}={v:.2f}" for k, v in summary.shared_values.items()))
@@ -55,5 +55,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                         "per-plugin 21-bin model; auto (default): curve for an EQ when installed")
     p.add_argument("--restraint", type=float, default=0.5, metavar="K",
                    help="curve model: how far bands it is unsure of shrink toward flat, 0..4 (0 = its median as is; default 0.5)")
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace files in OUTDIR that apply did not write (by default such a file is an error)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(func=_run)

@@ -6,6 +6,7 @@ import argparse
 from pathlib import Path
 
 from host.errors import OptionError
+from host.paths import check_output_folder, dataset_inputs
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -15,6 +16,12 @@ def _run(args: argparse.Namespace) -> int:
         raise OptionError("--no-matchering applies to the audio-domain report: give --audio-rows N as well")
     if args.audio_rows < 0:
         raise OptionError(f"--audio-rows must be >= 0, got {args.audio_rows}")
+    from host.evaluation.audio_eval import REPORT_JSON, REPORT_MD
+
+    inputs = {**dataset_inputs("--data", args.data), "--checkpoint": args.checkpoint,
+              **{f"--baselines {b}": b for b in args.baselines}}
+    check_output_folder("--out", args.out, inputs,
+                        files=("report.md", "report.json", *((REPORT_MD, REPORT_JSON) if args.audio_rows else ())))
 
     evaluate_checkpoint(args.data, args.checkpoint, args.out, split=args.split, baselines=args.baselines)
     print((Path(args.out) / "report.md").read_text())

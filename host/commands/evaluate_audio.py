@@ -83,6 +83,14 @@ def _run(args: argparse.Namespace) -> int:
 
     if not (math.isfinite(args.refine) and 0.0 <= args.refine <= MAX_REFINE_S):
         raise OptionError(f"--refine must be a number of seconds in [0, {MAX_REFINE_S:g}], got {args.refine}")
+    from host.evaluation.audio_eval import REPORT_JSON, REPORT_MD
+    from host.paths import check_output_folder, dataset_inputs
+
+    checkpoints = [p for _, p in _named(args.curve or [], "--curve") + _named(args.classifier or [], "--classifier")]
+    check_output_folder("--out", args.out, {**dataset_inputs("--data", args.data),
+                                            **{f"--predictions {p}": p for p in args.predictions or []},
+                                            **{f"checkpoint {p}": p for p in checkpoints if p}},
+                        files=(REPORT_MD, REPORT_JSON))
     estimators = _estimators(args, read_manifest(args.data).profile_name)
     report = evaluate_audio(Path(args.data), load_predictions(args.predictions or []), split=args.split,
                             max_rows=args.audio_rows, out_dir=Path(args.out), dsp_eq_match=not args.no_dsp,

@@ -6,6 +6,7 @@ import argparse
 from pathlib import Path
 
 from host.errors import OptionError
+from host.paths import check_outputs, dataset_inputs
 
 # Options of each mode; giving one to the other mode is refused, not ignored.
 NETWORK_ONLY = ("config", "arch", "loss", "restart")
@@ -18,10 +19,15 @@ def _refuse(args: argparse.Namespace, names: tuple[str, ...], mode: str) -> None
         raise OptionError(f"{', '.join(given)} do(es) not apply {mode}")
 
 
+def _inputs(args: argparse.Namespace) -> dict[str, Path | None]:
+    return {**dataset_inputs("--data", args.data), "--config": args.config, "--encoder": args.encoder}
+
+
 def _run_controller(args: argparse.Namespace) -> int:
     from model import ControllerTrainConfig, train_controller
 
     _refuse(args, NETWORK_ONLY, "with --encoder (a controller on the frozen encoder)")
+    check_outputs(_inputs(args), {"--out": args.out})
     changes = {k: v for k, v in (("epochs", args.epochs), ("seed", args.seed), ("latent_dim", args.latent_dim),
                                  ("kl_weight", args.kl_weight)) if v is not None}
     out = train_controller(args.data, args.out, ControllerTrainConfig().replace(**changes),
@@ -39,6 +45,9 @@ def _run(args: argparse.Namespace) -> int:
     _refuse(args, CONTROLLER_ONLY, "without --encoder (they shape a controller's bottleneck)")
     if args.out is None:
         raise OptionError("--out is required when training a whole network (without --encoder)")
+    from model import train_resume_path
+
+    check_outputs(_inputs(args), {"--out": args.out, "--out's resume file": train_resume_path(Path(args.out))})
     config = TrainConfig.from_toml(args.config) if args.config else TrainConfig()
     changes = {k: v for k, v in (("epochs", args.epochs), ("seed", args.seed), ("loss", args.loss),
                                  ("arch", args.arch)) if v is not None}

@@ -40,6 +40,7 @@ from tqdm import tqdm
 from host.data import midi_music
 from host.audio import load_mono, resample, write_audio_atomic
 from host.errors import AudioInputError, CorpusError, SourcePackageMissingError
+from host.paths import check_output_folder
 from model.atomic import write_json_atomic
 
 log = logging.getLogger(__name__)
@@ -67,6 +68,10 @@ BLUPI_MUSIC_DIR = Path("/usr/share/planetblupi/music")
 BLUPI_COPYRIGHT = Path("/usr/share/doc/planetblupi-music-ogg/copyright")
 FLUID_SOUNDFONT_COPYRIGHT = Path("/usr/share/doc/fluid-soundfont-gm/copyright")
 MUSESCORE_SOUNDFONT_COPYRIGHT = Path("/usr/share/doc/musescore-general-soundfont/copyright")
+# What the sources read: a corpus folder must not be one of these or lie inside one.
+SOURCE_INPUTS: tuple[Path, ...] = (KTUBERLING_SOUNDS_DIR, SONIC_PI_SAMPLES_DIR, WESNOTH_MUSIC_DIR, UFOAI_MUSIC_ARCHIVE,
+                                   SINGULARITY_MUSIC_DIR, BLUPI_MUSIC_DIR, midi_music.FLUIDR3_SOUNDFONT,
+                                   midi_music.MUSESCORE_GENERAL.path)
 
 # Speech clips: words of one language, trimmed, peak-normalized and joined by short gaps.
 SPEECH_MIN_NATIVE_RATE = 44100   # 8 and 22.05 kHz words lack the top octaves an EQ acts on
@@ -727,10 +732,13 @@ def build_corpus(out_dir: Path, sources: Iterable[str] = DEFAULT_SOURCES,
     Raises:
         SourcePackageMissingError: no requested source is available.
         CorpusError: bad arguments, a manifest from another seed, or a source that failed.
+        OptionError: out_dir is a file, is or lies inside a folder the sources read, or cannot be written.
     """
     if max_files is not None and max_files < 1:
         raise CorpusError(f"--max-files must be at least 1, got {max_files}")
     out_dir = Path(out_dir)
+    inputs = {f"(read by a corpus source) {p.name}": p for p in SOURCE_INPUTS}
+    check_output_folder("--out", out_dir, inputs, files=(MANIFEST_NAME,), searched=tuple(inputs))
     manifest_path = out_dir / MANIFEST_NAME
     previous = _load_previous(manifest_path, seed)
     selected, skipped_sources = _select_sources(sources)

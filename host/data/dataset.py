@@ -22,6 +22,7 @@ from tqdm import tqdm
 from host.data.corpus import AudioFile, list_audio_files
 from host.data.shards import DatasetConfig, ShardPlan, ShardRenderer, save_npz_atomic
 from host.errors import AudioInputError, DatasetError
+from host.paths import check_output_folder
 from host.processes import end_with_parent
 from model.atomic import remove_stale_temporaries
 from model.manifest import MANIFEST_NAME, SPLITS, DatasetManifest, ShardEntry, read_manifest
@@ -212,8 +213,11 @@ def render_dataset(config: DatasetConfig, audio_dir: Path, out_dir: Path, worker
     Raises:
         DatasetError: an unknown executor, or an address without the ray executor.
         ClusterError: ray chosen but not installed or not reachable (host.data.ray_executor).
+        OptionError: out_dir is the audio folder, lies inside it (its files would be read as recordings),
+            is a file, or cannot be written.
     """
     _check_executor(executor, address)
+    check_output_folder("--out", out_dir, {"--audio": audio_dir}, files=(MANIFEST,), searched=("--audio",))
     load_profile(config.profile)  # unknown profile: fail before touching the audio
     files = usable_files(Path(audio_dir), config)
     plans = plan_shards(files, config)

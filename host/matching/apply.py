@@ -29,6 +29,7 @@ from host.audio import AudioClip, read_audio, write_audio_atomic
 from host.errors import AudioInputError, EqbridgeError, OptionError, ProfileError
 from host.matching.output_level import OutputLevel, guard_output_level
 from host.matching.pipeline import Estimate, GainChange, MatchOptions, estimate_clips, finish
+from host.paths import check_output_folder
 from host.processes import end_with_parent
 from host.spectrum import log_mel_spectrum_db, shared_fmax_hz, tonal_rms_db
 from model.atomic import atomic_path, remove_stale_temporaries, write_json_atomic
@@ -45,6 +46,8 @@ AUDIO_SUFFIXES = (".wav", ".flac", ".aif", ".aiff", ".ogg", ".w64", ".caf")
 SILENCE_DBFS = -80.0       # a stem whose RMS is below this is reported as silent
 MIN_STEM_S = 0.1           # shorter stems are reported as too short (the model may ask for more)
 REPORT = "report.md"
+MARKER = "eqbridge-apply.json"  # lists the files apply wrote in OUTDIR: they, and only they, may be replaced
+MARKER_OWNER = "eqbridge apply"
 SETTINGS_VERSION = 2  # 2: the tonal distance is named tonal_rms_db_before/after
 
 
@@ -109,20 +112,76 @@ def list_stems(stems_dir: Path) -> list[Path]:
     return stems
 
 
-def check_out_dir(stems: Sequence[Path], stems_dir: Path, out_dir: Path, reference: Path) -> None:
-    """Refuse an output folder that would overwrite an input.
+def check_out_dir(stems: Sequence[Path], stems_dir: Path, out_dir: Path, reference: Path,
+                  profile: PluginProfile) -> list[str]:
+    """Refuse an output folder that would overwrite an input; returns the names of the files the run writes.
 
     Raises:
-        AudioInputError: OUTDIR is the stems folder, or an output file is (a link to) a stem or the reference.
+        OptionError: OUTDIR is (a link to) the stems folder or a file, an output file is (a link to) a stem or
+        the reference, or OUTDIR cannot be written (host.paths.check_output_folder).
     """
-    if out_dir.resolve() == stems_dir.resolve() or (out_dir.exists() and os.path.samefile(out_dir, stems_dir)):
-        raise AudioInputError(f"--out {out_dir} is the stems folder {stems_dir}: outputs would overwrite the "
-                              f"inputs; choose another folder")
-    inputs = [*stems, reference]
-    for stem in stems:
-        for out in _outputs(out_dir, stem).values():
-            if any(out.resolve() == p.resolve() or (out.exists() and os.path.samefile(out, p)) for p in inputs):
-                raise AudioInputError(f"output {out} would overwrite the input {stem}; choose another --out")
+    names = [REPORT, MARKER] + [p.name for stem in stems
+                        for p in (*_outputs(out_dir, stem).values(), _state_path(out_dir, stem, profile))]
+    inputs = {"--stems": stems_dir, "--reference": reference, **{f"stem {s.name}": s for s in stems}}
+    check_output_folder("--out", out_dir, inputs, files=names)
+    return names
+
+
+def _written_here(out_dir: Path) -> set[str]:
+    """Names of the files in OUTDIR that an earlier apply wrote (or was about to write when it was killed).
+
+    The marker file lists them; a stem's settings file (written by apply, it lists its own files) and
+    apply's report claim theirs too, so an OUTDIR made before the marker existed still resumes.
+    """
+    ours: set[str] = set()
+    try:
+        marker = json.loads((out_dir / MARKER).read_text())
+        if isinstance(marker, dict) and marker.get("written_by") == MARKER_OWNER:
+            ours.update([MARKER, *(str(n) for n in marker.get("files", []))])
+    except (OSError, ValueError):
+        pass
+    for settings in out_dir.glob("*.settings.json"):
+        try:
+            record = json.loads(settings.read_text())
+        except (OSError, ValueError):
+            continue
+        if isinstance(record, dict) and "settings_version" in record and isinstance(record.get("files"), dict):
+            ours.add(settings.name)
+            ours.update(str(f) for f in record["files"].values())
+    try:
+        with open(out_dir / REPORT, encoding="utf-8") as fh:
+            if fh.readline().startswith("# eqbridge apply"):
+                ours.add(REPORT)
+    except (OSError, ValueError):
+        pass
+    return ours
+
+
+def check_not_foreign(out_dir: Path, names: Sequence[str], overwrite: bool = False) -> None:
+    """Refuse to replace a file in OUTDIR that apply did not write, unless ``overwrite``.
+
+    Raises:
+        OptionError: a file of that name exists and no earlier apply wrote it (the first one is named).
+    """
+    ours = _written_here(out_dir) if out_dir.is_dir() else set()
+    foreign = [n for n in (*names, MARKER) if os.path.lexists(out_dir / n) and n not in ours]
+    if foreign and not overwrite:
+        more = f" (and {len(foreign) - 1} more)" if len(foreign) > 1 else ""
+        raise OptionError(f"--out {out_dir}: {out_dir / foreign[0]}{more} exists and was not written by eqbridge "
+                          f"apply; move it away, choose another --out, or pass --overwrite to replace it")
+
+
+def record_outputs(out_dir: Path, names: Sequence[str]) -> None:
+    """Add ``names`` to OUTDIR's marker file; called before any of them is written, so the files of a run
+    killed halfway are still known as apply's own on the rerun."""
+    ours = _written_here(out_dir) if out_dir.is_dir() else set()
+    record = {"written_by": MARKER_OWNER, "files": sorted(ours | set(names))}
+    try:
+        unchanged = json.loads((out_dir / MARKER).read_text()) == record
+    except (OSError, ValueError):
+        unchanged = False
+    if not unchanged:  # a rerun that writes nothing new leaves OUTDIR as it was
+        write_json_atomic(out_dir / MARKER, record)
 
 
 def _outputs(out_dir: Path, stem: Path) -> dict[str, Path]:
@@ -379,27 +438,31 @@ class ApplySummary:
 
 
 def apply_stems(reference: Path | str, stems_dir: Path | str, out_dir: Path | str,
-                config: ApplyConfig = ApplyConfig(), workers: int = 1, progress: bool = True) -> ApplySummary:
+                config: ApplyConfig = ApplyConfig(), workers: int = 1, progress: bool = True,
+                overwrite: bool = False) -> ApplySummary:
     """Match every stem in ``stems_dir`` to ``reference`` through the plugin; write into ``out_dir``.
 
     Outputs per stem: the audio (same name, format, subtype, rate, channels, length), ``<stem>.settings.json``,
     the plugin's preset, ``<stem>.png``; and ``report.md`` over all stems. Bad stems (unreadable, silent,
-    too short) are reported and the rest finish; finished stems are skipped on a rerun.
+    too short) are reported and the rest finish; finished stems are skipped on a rerun. A file in OUTDIR that
+    apply did not write is never replaced unless ``overwrite`` (OUTDIR/eqbridge-apply.json lists apply's own).
 
     Raises:
-        AudioInputError: missing folder or reference, an OUTDIR that would overwrite inputs.
-        OptionError: workers outside 1..MAX_WORKERS (other options are checked by :class:`ApplyConfig`).
+        AudioInputError: missing stems folder or reference.
+        OptionError: workers outside 1..MAX_WORKERS (other options are checked by :class:`ApplyConfig`); an
+            OUTDIR that would overwrite inputs, cannot be written, or holds a file apply did not write.
         ProfileError / PluginNotFoundError: unknown profile, missing plugin or checkpoint.
     """
     if workers < 1:
         raise OptionError(f"--workers must be at least 1, got {workers}")
     reference, stems_dir, out_dir = Path(reference), Path(stems_dir), Path(out_dir)
     stems = list_stems(stems_dir)
-    check_out_dir(stems, stems_dir, out_dir, reference)
     profile = load_profile(config.plugin)
     if not profile.is_eq:
         raise OptionError(f"apply matches EQ (gains, --amount, --max-gain-db, EQ-curve pictures); profile "
                                f"{profile.name!r} is a {profile.effect} profile: use `eqbridge match` for it")
+    names = check_out_dir(stems, stems_dir, out_dir, reference, profile)
+    check_not_foreign(out_dir, names, overwrite)
     ref_clip = read_audio(reference)
     check_stem(ref_clip)
     start = time.perf_counter()
@@ -429,6 +492,7 @@ def apply_stems(reference: Path | str, stems_dir: Path | str, out_dir: Path | st
     if results:
         log.info("resuming: %d of %d stems already finished", len(results), len(stems))
     out_dir.mkdir(parents=True, exist_ok=True)
+    record_outputs(out_dir, names)
     for stem in stems:  # a killed run may have left temporaries of its outputs
         for path in (*_outputs(out_dir, stem).values(), _state_path(out_dir, stem, profile)):
             remove_stale_temporaries(path)

@@ -12,7 +12,7 @@ from host.errors import OptionError
 from host.matching.output_level import OutputLevel, guard_output_level
 from host.matching.pipeline import MatchedSettings, MatchOptions, match_clips, read_pair
 from host.matching.refine import plugin_refiner
-from host.paths import check_outputs
+from host.paths import check_outputs, outputs_together
 from host.plugins.render import PluginHost
 from model.atomic import write_json_atomic
 from model.curve.restraint import DEFAULT_RESTRAINT
@@ -48,7 +48,7 @@ def match(track_path: Path | str, reference_path: Path | str, out_path: Path | s
 
     Raises:
         AudioInputError: unreadable, silent or too short clips.
-        OptionError: an output that is an input or another output, a refinement budget out of range, --plot or --refine for a profile that is not an EQ.
+        OptionError: an output that is an input or another output or cannot be written, a refinement budget out of range, --plot or --refine for a profile that is not an EQ.
         ProfileError / PluginNotFoundError / CheckpointError: unknown profile, plugin not installed, no model.
     """
     out_path = Path(out_path)
@@ -67,23 +67,30 @@ def match(track_path: Path | str, reference_path: Path | str, out_path: Path | s
     subtype = track.subtype if out_path.suffix.lower() == track.path.suffix.lower() else None
     written_subtype = subtype or sf.default_subtype(out_path.suffix.lstrip(".").upper() or "WAV")
     rendered, level = guard_output_level(rendered, written_subtype, no_clip)
-    write_audio_atomic(out_path, rendered, track.sample_rate, subtype=subtype)
     settings_path = Path(settings_out) if settings_out else None
+    plot_path = Path(plot) if plot else None
+    record = None
     if settings_path:
         refined = outcome.estimate.refined
         extra = {"refine": {"budget_s": refine_s, "evaluations": refined.evaluations,
                             "objective_start_db": refined.objective_start, "objective_db": refined.objective}
                  } if refined else {}
-        write_json_atomic(settings_path, settings.to_json(host.identity, track=str(track_path),
-                                                          reference=str(reference_path), output=str(out_path),
-                                                          output_level=level.to_json(), model=options.resolved_model(),
-                                                          **({"restraint": restraint} if options.resolved_model() == "curve" else {}),
-                                                          **extra))
-    plot_path = Path(plot) if plot else None
-    if plot_path:
-        from host.matching.plot import plot_eq_match  # matplotlib: imported only when a picture is asked for
+        record = settings.to_json(host.identity, track=str(track_path), reference=str(reference_path),
+                                  output=str(out_path), output_level=level.to_json(), model=options.resolved_model(),
+                                  **({"restraint": restraint} if options.resolved_model() == "curve" else {}), **extra)
+    # All outputs or none: each is written to a temporary, then all are renamed into place together.
+    finals = [p for p in (out_path, settings_path, plot_path) if p is not None]
+    with outputs_together(finals) as temporaries:
+        tmp = dict(zip(finals, temporaries))
+        write_audio_atomic(tmp[out_path], rendered, track.sample_rate, subtype=subtype,
+                           format=out_path.suffix.lstrip(".").upper() or "WAV")
+        if settings_path:
+            write_json_atomic(tmp[settings_path], record)
+        if plot_path:
+            from host.matching.plot import plot_eq_match  # matplotlib: imported only when a picture is asked for
 
-        plot_eq_match(plot_path, host.magnitude_response_db(outcome.values), track.sample_rate, before=track.mono(),
-                      after=rendered.mean(axis=0), reference=reference.mono(), reference_rate=reference.sample_rate,
-                      title=f"{profile.display_name}: matched to {Path(reference_path).name}")
+            plot_eq_match(tmp[plot_path], host.magnitude_response_db(outcome.values), track.sample_rate,
+                          before=track.mono(), after=rendered.mean(axis=0), reference=reference.mono(),
+                          reference_rate=reference.sample_rate,
+                          title=f"{profile.display_name}: matched to {Path(reference_path).name}")
     return MatchResult(settings, out_path, settings_path, plot_path, level)

@@ -29,6 +29,7 @@ from host.errors import EqbridgeError, OptionError, OscRequestError, PluginNotFo
 from host.osc.addresses import READY_LINE
 from host.osc.handlers import (HandlerContext, ServeConfig, build_dispatcher, dispatch_datagram, match_settings,
                                predict_automation, shutdown_refiner, warm_up_refiner)
+from host.paths import check_output_folder
 from host.osc.protocol import CLIP_ROLES, NO_REQUEST_ID, ClientAddress, Packet, error_message
 from model.curve.restraint import DEFAULT_RESTRAINT
 from model.profiles import PluginProfile, load_profile
@@ -348,6 +349,10 @@ class RunningServer:
         missing = [str(d) for d in options.allow_dirs if not Path(d).is_dir()]
         if missing:
             raise OptionError(f"--allow-dir folder(s) {missing} do not exist")
+        if options.midi_dir is not None:  # MIDI files must never land among (or replace) the bounced audio
+            dirs = {"--allow-dir" + (f" #{k + 1}" if len(options.allow_dirs) > 1 else ""): d
+                    for k, d in enumerate(options.allow_dirs)}
+            check_output_folder("--midi-dir", options.midi_dir, dirs, searched=tuple(dirs))
         profile = load_profile(options.plugin)
         cc_map = load_cc_map(profile.name) if (options.midi_dir or options.midi_port) else None
         self.midi = LiveMidiOutput(options.midi_port, cc_map) if options.midi_port and cc_map else None

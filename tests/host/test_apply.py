@@ -17,7 +17,7 @@ import soundfile as sf
 from host.matching.apply import ApplyConfig, apply_stems, faust_preset_source
 from host.matching.pipeline import gain_parameter_names, scale_gains
 from host.audio import read_audio
-from host.errors import OptionError, AudioInputError
+from host.errors import OptionError
 from model.profiles import load_profile
 from host.spectrum import tonal_rms_distance_db
 from tests.audio import synth_recording
@@ -244,15 +244,15 @@ def test_out_dir_that_would_overwrite_inputs_is_refused(tmp_path):
     stems = tmp_path / "stems"
     stems.mkdir()
     sf.write(stems / "a.wav", synth_recording(1.0, 44100, 5), 44100)
-    with pytest.raises(AudioInputError, match="overwrite"):
+    with pytest.raises(OptionError, match="overwrite"):
         apply_stems(REFERENCE, stems, stems, _config(), progress=False)
     (tmp_path / "link").symlink_to(stems)
-    with pytest.raises(AudioInputError, match="overwrite"):
+    with pytest.raises(OptionError, match="overwrite"):
         apply_stems(REFERENCE, stems, tmp_path / "link", _config(), progress=False)
     out = tmp_path / "out"
     out.mkdir()
     (out / "a.wav").symlink_to(stems / "a.wav")
-    with pytest.raises(AudioInputError, match="overwrite"):
+    with pytest.raises(OptionError, match="overwrite"):
         apply_stems(REFERENCE, stems, out, _config(), progress=False)
 
 
