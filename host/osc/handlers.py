@@ -28,13 +28,16 @@ from host.matching.pipeline import (EXPLORE_MAX_RADIUS, EXPLORE_MAX_VARIANTS, Ma
 from host.matching.refine import RefineProcess
 from host.osc.addresses import CLIP_BEGIN, CLIP_CHUNK, CLIP_END, EXPLORE, MATCH, MATCH_CLIPS, PING
 from host.osc.protocol import (NO_REQUEST_ID, ClientAddress, Packet, automation_message,
-                               bundle, check_args, clip_missing_message, done_message, error_message,
+                               bundle, check_args, check_bundle, clip_missing_message, done_message, error_message,
                                normalized_message, pack_bundles, pong_message, request_id_of, settings_message,
                                variant_message)
 from model.curve.restraint import DEFAULT_RESTRAINT
 from model.profiles import PluginProfile
 
 log = logging.getLogger(__name__)
+
+# Linux's PATH_MAX (with its NUL) and NAME_MAX: longer paths fail in the OS with errno 36, so they are refused first.
+MAX_PATH_BYTES, MAX_NAME_BYTES = 4095, 255
 
 
 @dataclass(frozen=True)
@@ -75,11 +78,15 @@ class MatchReply:
 def resolve_allowed_path(request_id: int, raw: str, allowed_dirs: Sequence[Path], what: str) -> Path:
     """The real path of an audio file a request names, if it lies inside an allowed directory.
 
-    Symlinks and ``..`` are resolved before the check. Raises OscRequestError: relative path, path
-    outside every allowed directory, or not an existing file.
+    Symlinks and ``..`` are resolved before the check. Raises OscRequestError: relative or too long path,
+    path outside every allowed directory, or not an existing file.
     """
     if not raw or "\x00" in raw:
         raise OscRequestError(request_id, f"{what} path is empty or holds a NUL byte")
+    longest = max(len(part.encode("utf-8", "surrogateescape")) for part in raw.split("/"))
+    if len(raw.encode("utf-8", "surrogateescape")) > MAX_PATH_BYTES or longest > MAX_NAME_BYTES:
+        raise OscRequestError(request_id, f"{what} path too long ({len(raw)} characters; at most {MAX_PATH_BYTES} "
+                                          f"bytes in all and {MAX_NAME_BYTES} per name): {raw[:60]!r}...")
     path = Path(raw)
     if not path.is_absolute():
         raise OscRequestError(request_id, f"{what} path {raw!r} must be absolute")
@@ -197,7 +204,8 @@ class HandlerContext:
     config: ServeConfig
     clips: ClipStore
     send: Callable[[ClientAddress, Packet], None]        # reply to a client
-    submit: Callable[[int, Callable[[], None]], None]    # run slow work (may raise OscRequestError: busy)
+    submit: Callable[[ClientAddress, int, Callable[[], None]], None]  # run a client's slow work (may raise
+    #                                                                       OscRequestError: busy)
     on_match: Callable[[MatchReply], None] | None = None  # e.g. a live MIDI output
 
 
@@ -280,7 +288,7 @@ def handle_match(ctx: HandlerContext, client: ClientAddress, address: str, *args
     dirs = ctx.config.allowed_dirs
     track_path = resolve_allowed_path(request_id, track_raw, dirs, "track")
     reference_path = resolve_allowed_path(request_id, reference_raw, dirs, "reference")
-    ctx.submit(request_id, functools.partial(run_match, ctx, client, request_id,
+    ctx.submit(client, request_id, functools.partial(run_match, ctx, client, request_id,
                                              functools.partial(load_pair, track_path, reference_path),
                                              refine_s))
 
@@ -312,7 +320,7 @@ def handle_clip_end(ctx: HandlerContext, client: ClientAddress, address: str, *a
 def handle_match_clips(ctx: HandlerContext, client: ClientAddress, address: str, *args: Any) -> None:
     (request_id,) = check_args(address, args, "i")
     track, reference, sample_rate = ctx.clips.take(client, request_id)
-    ctx.submit(request_id, functools.partial(run_match, ctx, client, request_id,
+    ctx.submit(client, request_id, functools.partial(run_match, ctx, client, request_id,
                                              lambda: (track, reference, sample_rate)))
 
 
@@ -342,7 +350,7 @@ def handle_explore(ctx: HandlerContext, client: ClientAddress, address: str, *ar
     dirs = ctx.config.allowed_dirs
     track_path = resolve_allowed_path(request_id, track_raw, dirs, "track")
     reference_path = resolve_allowed_path(request_id, reference_raw, dirs, "reference")
-    ctx.submit(request_id, functools.partial(run_explore, ctx, client, request_id,
+    ctx.submit(client, request_id, functools.partial(run_explore, ctx, client, request_id,
                                              functools.partial(load_pair, track_path, reference_path), n, radius))
 
 
@@ -382,7 +390,12 @@ def dispatch_datagram(dispatcher: Dispatcher, ctx: HandlerContext, data: bytes, 
         _reply_error(ctx, client, NO_REQUEST_ID, f"not an OSC message or bundle ({len(data)} bytes)")
         return
     try:
+        if OscBundle.dgram_is_bundle(data):
+            check_bundle(data)
         packet = OscPacket(data)
+    except OscRequestError as exc:
+        _reply_error(ctx, client, NO_REQUEST_ID, str(exc))
+        return
     except (ParseError, UnicodeDecodeError) as exc:
         _reply_error(ctx, client, NO_REQUEST_ID, f"malformed OSC datagram ({len(data)} bytes): {exc}")
         return

@@ -8,6 +8,7 @@ none could be parsed) and the server keeps serving.
 
 from __future__ import annotations
 
+import struct
 from typing import Any, Sequence, Union
 
 from pythonosc.osc_bundle import OscBundle
@@ -27,6 +28,9 @@ MAX_MISSING_LISTED = 256       # /clip/missing lists at most this many sequence 
 
 ClientAddress = tuple[str, int]
 Packet = Union[OscMessage, OscBundle]
+
+BUNDLE_PREFIX = b"#bundle\x00"
+MAX_BUNDLE_DEPTH = 8           # bundles nested deeper are refused (python-osc would recurse without a bound)
 
 _OSC_TYPE_NAMES = {"i": "int32", "f": "float32", "s": "string", "b": "blob", "h": "int64"}
 INT32_MIN, INT32_MAX = -2 ** 31, 2 ** 31 - 1
@@ -74,6 +78,44 @@ def check_args(address: str, args: Sequence[Any], required: str, optional: str =
         came = ", ".join(_OSC_TYPE_NAMES.get(t, t) for t in got)
         raise OscRequestError(request_id_of(args), f"{address} takes ,{expected} ({names}); got ,{got} ({came})")
     return tuple(float(a) if want == "f" else a for a, want in zip(args, required + optional))
+
+
+def check_bundle(data: bytes, depth: int = 0) -> int:
+    """The number of messages in a ``#bundle`` datagram, after checking its whole structure.
+
+    python-osc skips what it cannot identify (garbage elements, zero-length elements) and reads a
+    truncated element as a shorter one, so a malformed bundle would run nothing and get no answer.
+
+    Raises:
+        OscRequestError: (request id -1) no time tag, an element whose size is not a positive multiple of 4
+        or runs past the datagram, an element that is neither a message nor a bundle, bundles nested
+        deeper than MAX_BUNDLE_DEPTH, or no message at all.
+    """
+    if depth > MAX_BUNDLE_DEPTH:
+        raise OscRequestError(NO_REQUEST_ID, f"bundle nested deeper than {MAX_BUNDLE_DEPTH} levels")
+    if len(data) < len(BUNDLE_PREFIX) + 8:
+        raise OscRequestError(NO_REQUEST_ID, f"malformed bundle ({len(data)} bytes): no time tag")
+    index, messages = len(BUNDLE_PREFIX) + 8, 0
+    while index < len(data):
+        if len(data) - index < 4:
+            raise OscRequestError(NO_REQUEST_ID, f"malformed bundle: {len(data) - index} stray bytes at {index}")
+        (size,) = struct.unpack(">i", data[index:index + 4])
+        index += 4
+        if size <= 0 or size % 4 or index + size > len(data):
+            raise OscRequestError(NO_REQUEST_ID, f"malformed bundle: element of {size} bytes at byte {index - 4} "
+                                                 f"(a positive multiple of 4 within the {len(data)}-byte datagram)")
+        element = data[index:index + size]
+        index += size
+        if element.startswith(BUNDLE_PREFIX):
+            messages += check_bundle(element, depth + 1)
+        elif element.startswith(b"/"):
+            messages += 1
+        else:
+            raise OscRequestError(NO_REQUEST_ID, f"malformed bundle: element at byte {index - size} is neither an "
+                                                 "OSC message nor a bundle")
+    if messages == 0:
+        raise OscRequestError(NO_REQUEST_ID, "bundle holds no message")
+    return messages
 
 
 # ----------------------------------------------------------------------------- reply builders

@@ -52,6 +52,16 @@ class ClipLimits:
     max_bytes: int = 256 * 1024 * 1024  # sample bytes held over all open clips
     ttl_s: float = 30.0                # a request idle this long is forgotten
 
+    @property
+    def max_requests_per_client(self) -> int:
+        """One client (host:port) holds at most half the clip slots, so it cannot lock out the others."""
+        return per_client_share(self.max_requests)
+
+
+def per_client_share(total: int) -> int:
+    """How much of a shared bound one client may hold: half of it, at least 1."""
+    return max(1, total // 2)
+
 
 @dataclass
 class _Clip:
@@ -71,6 +81,7 @@ class _Clip:
 @dataclass
 class _ClipRequest:
     clips: dict[str, _Clip] = field(default_factory=dict)
+    owner: ClientAddress = ("", 0)  # the client (host, port) that opened it: per-client limits count by it
     current: str | None = None   # the role chunks belong to (the last /clip/begin)
     failed: str | None = None    # why the request was rejected; later messages repeat it
     touched_s: float = field(default_factory=time.monotonic)
@@ -152,7 +163,13 @@ class ClipAssembler:
                 if open_now >= self.limits.max_requests:
                     raise OscRequestError(request_id, f"server busy: {open_now} clip transfers open "
                                                       f"(limit {self.limits.max_requests}); retry later")
-                request = _ClipRequest(touched_s=self._clock())
+                mine = sum(1 for k, r in self._requests.items() if k != key and r.owner == client)
+                if mine >= self.limits.max_requests_per_client:
+                    raise OscRequestError(request_id, f"server busy for this client: {mine} clip transfers open "
+                                                      f"from {client[0]}:{client[1]} (limit per client "
+                                                      f"{self.limits.max_requests_per_client}, half of "
+                                                      f"--max-requests); finish or let one expire, then retry")
+                request = _ClipRequest(owner=tuple(client), touched_s=self._clock())
             replaced = request.clips.get(role) if request.failed is None else None
             held = self._held_bytes() - (replaced.expected_bytes if replaced and key in self._requests else 0)
             if held + clip.expected_bytes > self.limits.max_bytes:
@@ -227,28 +244,44 @@ def _squeeze(audio: np.ndarray | None) -> np.ndarray:
 
 
 class MatchWorkers:
-    """A small thread pool running matches, with a bound on queued work."""
+    """A small thread pool running matches, with a bound on queued work over all clients and per client.
+
+    One client (host:port) holds at most half the places (at least one), so a second client is still
+    served while the first floods.
+    """
 
     def __init__(self, workers: int = 1, max_queued: int = 8) -> None:
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="eqbridge-match")
         self._max_queued = max_queued
+        self._max_per_client = per_client_share(max_queued)
         self._pending = 0
+        self._per_client: dict[ClientAddress, int] = {}
         self._lock = threading.Lock()
 
-    def submit(self, request_id: int, work: Callable[[], None]) -> None:
+    def submit(self, client: ClientAddress, request_id: int, work: Callable[[], None]) -> None:
+        client = tuple(client)
         with self._lock:
             if self._pending >= self._max_queued:
                 raise OscRequestError(request_id, f"server busy: {self._pending} matches queued "
                                                   f"(limit {self._max_queued}); retry later")
+            mine = self._per_client.get(client, 0)
+            if mine >= self._max_per_client:
+                raise OscRequestError(request_id, f"server busy for this client: {mine} of its matches queued "
+                                                  f"from {client[0]}:{client[1]} (limit per client "
+                                                  f"{self._max_per_client}); wait for one to finish, then retry")
             self._pending += 1
-        self._pool.submit(self._run, work)
+            self._per_client[client] = mine + 1
+        self._pool.submit(self._run, client, work)
 
-    def _run(self, work: Callable[[], None]) -> None:
+    def _run(self, client: ClientAddress, work: Callable[[], None]) -> None:
         try:
             work()
         finally:
             with self._lock:
                 self._pending -= 1
+                left = self._per_client.pop(client) - 1
+                if left:
+                    self._per_client[client] = left
 
     def shutdown(self) -> None:
         self._pool.shutdown(wait=True, cancel_futures=True)

@@ -29,7 +29,7 @@ class Harness:
         self.clips = ClipAssembler(limits, clock=clock) if clock else ClipAssembler(limits)
         self.ctx = HandlerContext(config=self.config, clips=self.clips,
                                   send=lambda client, packet: self.sent.append((client, packet)),
-                                  submit=lambda rid, work: self.jobs.append((rid, work)))
+                                  submit=lambda client, rid, work: self.jobs.append((rid, work)))
         self.dispatcher = build_dispatcher(self.ctx)
 
     def send(self, address: str, *args, client=CLIENT) -> None:

@@ -119,7 +119,7 @@ def test_osc_explore_for_a_profile_without_a_controller_is_an_error_reply(clips,
     config = ServeConfig(profile=profile, allowed_dirs=(clips[0].parent.resolve(),),
                          plugin_indices=tuple(range(profile.n_params)))
     ctx = HandlerContext(config=config, clips=None, send=lambda client, packet: sent.append(packet),
-                         submit=lambda rid, work: jobs.append(work))
+                         submit=lambda client, rid, work: jobs.append(work))
     request = build_msg("/eqbridge/explore", [5, str(clips[0]), str(clips[1]), 2, 1.0])
     dispatch_datagram(build_dispatcher(ctx), ctx, request.dgram, CLIENT)
     jobs[0]()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import struct
 from pathlib import Path
 
 import numpy as np
@@ -10,6 +11,7 @@ import pytest
 import soundfile as sf
 from pythonosc.osc_bundle import OscBundle
 from pythonosc.osc_message import OscMessage
+from pythonosc.osc_message_builder import build_msg
 
 from host.matching.automation import AutomationLane
 from host.errors import OscRequestError
@@ -152,17 +154,62 @@ def test_clip_limits(allowed: Path) -> None:
     h.send("/eqbridge/clip/chunk", 99, 0, b"\x00" * 8)                  # never begun
     assert [e[0] for e in h.errors()] == [1, 2, 3, 4, 99]
     assert "longer than the 2 s limit" in h.errors()[0][1]
+    other = ("127.0.0.1", 50001)  # one client holds at most half the slots (one of two here)
     h.send("/eqbridge/clip/begin", 10, "track", 44100, 1, 44100 * 2)
-    h.send("/eqbridge/clip/begin", 11, "track", 44100, 1, 44100 // 2)
-    h.send("/eqbridge/clip/begin", 11, "reference", 44100, 1, 44100 // 2)  # memory: 3 s of 3 s budget
-    h.send("/eqbridge/clip/begin", 12, "track", 44100, 1, 100)           # a third request
+    h.send("/eqbridge/clip/begin", 11, "track", 44100, 1, 44100 // 2, client=other)
+    h.send("/eqbridge/clip/begin", 11, "reference", 44100, 1, 44100 // 2, client=other)  # memory: 3 s of 3 s
+    h.send("/eqbridge/clip/begin", 12, "track", 44100, 1, 100, client=("127.0.0.1", 50002))  # a third request
     assert h.errors()[-1][0] == 12 and "server busy" in h.errors()[-1][1]
     h.send("/eqbridge/clip/begin", 10, "reference", 44100, 1, 100)      # over the byte budget
     assert h.errors()[-1][0] == 10 and "memory limit" in h.errors()[-1][1]
-    h.send("/eqbridge/clip/chunk", 11, 0, b"\x00" * 6)                   # not float32-sized
+    h.send("/eqbridge/clip/chunk", 11, 0, b"\x00" * 6, client=other)     # not float32-sized
     assert h.errors()[-1][0] == 11 and "bytes of float32" in h.errors()[-1][1]
     now[0] = 11.0
     assert h.clips.expire() == 2 and h.clips.open_requests() == 0 and h.clips.held_bytes() == 0
+
+
+def test_one_client_holds_at_most_half_the_clip_slots(allowed: Path) -> None:
+    h = Harness(allowed, ClipLimits(max_requests=4))
+    for rid in (1, 2, 3):
+        h.send("/eqbridge/clip/begin", rid, "track", 44100, 1, 4410)
+    assert h.errors() == [(3, h.errors()[0][1])] and "for this client" in h.errors()[0][1]
+    h.send("/eqbridge/clip/begin", 1, "reference", 44100, 1, 4410)  # its own open request: not a new slot
+    h.send("/eqbridge/clip/begin", 4, "track", 44100, 1, 4410, client=("127.0.0.1", 50001))
+    assert len(h.errors()) == 1 and h.clips.open_requests() == 3
+
+
+def test_malformed_bundles_are_answered_with_request_id_minus_one(allowed: Path) -> None:
+    h = Harness(allowed)
+    head = b"#bundle\x00" + b"\x00" * 7 + b"\x01"
+    ping = build_msg("/eqbridge/ping", []).dgram
+    cases = {"no time tag": b"#bundle\x00\x00", "no element": head, "zero-length element": head + struct.pack(">i", 0),
+             "garbage element": head + struct.pack(">i", 8) + b"garbage!",
+             "element past the end": head + struct.pack(">i", 64) + ping,
+             "negative size": head + struct.pack(">i", -4) + ping,
+             "stray bytes": head + struct.pack(">i", len(ping)) + ping + b"\x01\x02",
+             "nested without message": head + struct.pack(">i", 16) + head,
+             "nested too deep": _nested(ping, 12)}
+    for name, data in cases.items():
+        before = len(h.errors())
+        h.send_raw(data)
+        assert len(h.errors()) == before + 1 and h.errors()[-1][0] == -1, name
+    h.send_raw(_nested(ping, 3))  # a well-formed nested bundle still runs its message
+    assert [m.address for m in h.messages()][-1] == "/eqbridge/pong"
+
+
+def _nested(message: bytes, depth: int) -> bytes:
+    data = message
+    for _ in range(depth):
+        data = b"#bundle\x00" + b"\x00" * 7 + b"\x01" + struct.pack(">i", len(data)) + data
+    return data
+
+
+def test_a_path_too_long_is_refused_before_any_work(allowed: Path) -> None:
+    h = Harness(allowed)
+    h.send("/eqbridge/match", 7, "/" + "a" * 5000, str(allowed / "r.wav"))
+    h.send("/eqbridge/match", 8, str(allowed / ("b" * 300)), str(allowed / "r.wav"))
+    assert [e[0] for e in h.errors()] == [7, 8] and all("path too long" in e[1] for e in h.errors())
+    assert not h.jobs
 
 
 def test_a_match_answers_settings_then_automation_then_done(tmp_path: Path) -> None:
