@@ -160,7 +160,8 @@ def outputs_together(paths: Sequence[PathLike]) -> Iterator[list[Path]]:
             raise
     finally:
         for p in [*temporaries, *aside.values()]:
-            p.unlink(missing_ok=True)
+            with contextlib.suppress(OSError):  # a leftover goes with the next run's remove_stale_temporaries
+                p.unlink(missing_ok=True)
 
 
 def dataset_inputs(option: str, data_dir: PathLike) -> dict[str, Path]:

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -41,3 +43,23 @@ def modelless_profile(tmp_path: Path) -> Path:
     path = tmp_path / "no-model-eq.json"
     path.write_text(json.dumps({**raw, "name": "no-model-eq"}))
     return path
+
+
+@pytest.fixture
+def read_only_dir(tmp_path: Path):
+    """A folder nothing can be written in, root included: immutable (chattr +i) when the filesystem allows
+    it, else (not root) without write bits; skipped where neither holds."""
+    folder = tmp_path / "read-only"
+    folder.mkdir()
+    immutable = shutil.which("chattr") and subprocess.run(["chattr", "+i", str(folder)],
+                                                          capture_output=True).returncode == 0
+    if not immutable:
+        if os.geteuid() == 0:
+            pytest.skip("root, and chattr +i is not available here: no folder is read-only to root")
+        folder.chmod(0o555)
+    try:
+        yield folder
+    finally:
+        if immutable:
+            subprocess.run(["chattr", "-i", str(folder)], check=True)
+        folder.chmod(0o755)
