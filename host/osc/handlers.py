@@ -402,6 +402,10 @@ def dispatch_datagram(dispatcher: Dispatcher, ctx: HandlerContext, data: bytes, 
     for timed in packet.messages:
         message = timed.message
         handlers = list(dispatcher.handlers_for_address(message.address))
+        if not handlers:  # python-osc matches nothing, not even the default handler, for a broken pattern
+            _reply_error(ctx, client, request_id_of(list(message)),
+                         f"address pattern {message.address!r} is not valid (an unclosed [ or {{?); send one address")
+            continue
         if len(handlers) > 1:  # an address pattern such as /eqbridge/* must not fan out to every handler
             _reply_error(ctx, client, request_id_of(list(message)),
                          f"address pattern {message.address!r} matches several addresses; send one address")

@@ -204,6 +204,13 @@ def _nested(message: bytes, depth: int) -> bytes:
     return data
 
 
+def test_a_broken_address_pattern_is_answered(allowed: Path) -> None:
+    h = Harness(allowed)
+    h.send("/[", 9)
+    h.send("/eqbridge/[", "x")
+    assert [e[0] for e in h.errors()] == [9, -1] and "not valid" in h.errors()[0][1]
+
+
 def test_a_path_too_long_is_refused_before_any_work(allowed: Path) -> None:
     h = Harness(allowed)
     h.send("/eqbridge/match", 7, "/" + "a" * 5000, str(allowed / "r.wav"))

@@ -336,8 +336,8 @@ def test_fuzzed_datagrams_are_each_answered_and_the_server_stays_small(server, f
     check()
     assert fuzz_client.ping() < 5.0
     rss_after = _rss_mb(proc.pid)
-    print(f"\nOSC fuzz: {tally.datagrams} datagrams, {tally.answered} answered, RSS {rss_before:.0f} -> "
-          f"{rss_after:.0f} MB")
+    print(f"\nOSC fuzz: {tally.datagrams} datagrams ({tally.requests} messages that need an answer), "
+          f"{tally.answered} answered, RSS {rss_before:.0f} -> {rss_after:.0f} MB")
     assert rss_after - rss_before < RSS_GROWTH_BOUND_MB, (rss_before, rss_after)
     assert proc.poll() is None
 
