@@ -229,11 +229,12 @@ def _rss_mb(pid: int) -> float:
 
 
 INT32 = st.integers(-2 ** 31, 2 ** 31 - 1)
-ARG = st.one_of(INT32, st.integers(2 ** 31, 2 ** 62), st.floats(width=32), st.text(max_size=40),
+TEXT = st.text(st.characters(codec="utf-8", exclude_characters="\x00"), max_size=40)  # an OSC string ends at its first NUL
+ARG = st.one_of(INT32, st.integers(2 ** 31, 2 ** 62), st.floats(width=32), TEXT,
                 st.binary(min_size=1, max_size=64), st.booleans(), st.none())  # python-osc builds no empty blob
 ADDRESSES = st.one_of(st.sampled_from([PING, MATCH, CLIP_BEGIN, CLIP_CHUNK, CLIP_END, MATCH_CLIPS, EXPLORE,
                                        "/eqbridge/*", "/eqbridge/nope", "/"]),
-                      st.text(min_size=1, max_size=30).map(lambda s: "/" + s.replace("\x00", "")))
+                      TEXT.map(lambda s: "/" + s))
 SILENT_ON_SUCCESS = {CLIP_BEGIN, CLIP_CHUNK}  # a well-formed begin or chunk is not answered: nothing to say
 
 
