@@ -29,8 +29,8 @@ from host.errors import EqbridgeError, OptionError, OscRequestError, PluginNotFo
 from host.osc.addresses import READY_LINE
 from host.osc.handlers import (HandlerContext, ServeConfig, build_dispatcher, dispatch_datagram, match_settings,
                                predict_automation, shutdown_refiner, warm_up_refiner)
-from host.paths import check_output_folder
 from host.osc.protocol import CLIP_ROLES, NO_REQUEST_ID, ClientAddress, Packet, error_message
+from host.paths import check_output_folder
 from model.curve.restraint import DEFAULT_RESTRAINT
 from model.profiles import PluginProfile, load_profile
 

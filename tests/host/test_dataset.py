@@ -147,8 +147,9 @@ def test_clips_shorter_than_a_segment(tmp_path):
 
 
 def test_cli_reports_errors_on_one_line(tmp_path):
+    (tmp_path / "audio").mkdir()  # --out beside it: inside it would be refused first (tests/host/test_reliability.py)
     proc = subprocess.run([sys.executable, "-m", "host.cli", "render-dataset", "--plugin", "nope", "--audio",
-                           str(tmp_path), "--out", str(tmp_path / "o"), "--iterations", "1"],
+                           str(tmp_path / "audio"), "--out", str(tmp_path / "o"), "--iterations", "1"],
                           capture_output=True, text=True)
     assert proc.returncode == 1
     assert proc.stderr.strip().count("\n") == 0 and "unknown plugin profile 'nope'" in proc.stderr
