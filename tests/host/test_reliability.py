@@ -230,7 +230,8 @@ def _rss_mb(pid: int) -> float:
 
 INT32 = st.integers(-2 ** 31, 2 ** 31 - 1)
 TEXT = st.text(st.characters(codec="utf-8", exclude_characters="\x00"), max_size=40)  # an OSC string ends at its first NUL
-ARG = st.one_of(INT32, st.integers(2 ** 31, 2 ** 62), st.floats(width=32), TEXT,
+# No subnormals: a plugin loaded earlier in the test process may set flush-to-zero, and hypothesis refuses then.
+ARG = st.one_of(INT32, st.integers(2 ** 31, 2 ** 62), st.floats(width=32, allow_subnormal=False), TEXT,
                 st.binary(min_size=1, max_size=64), st.booleans(), st.none())  # python-osc builds no empty blob
 ADDRESSES = st.one_of(st.sampled_from([PING, MATCH, CLIP_BEGIN, CLIP_CHUNK, CLIP_END, MATCH_CLIPS, EXPLORE,
                                        "/eqbridge/*", "/eqbridge/nope", "/"]),
