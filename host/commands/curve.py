@@ -8,6 +8,7 @@ from pathlib import Path
 from host.errors import OptionError
 
 MAX_STEPS = 1_000_000
+MAX_THREADS = 64
 
 
 def _sources(text: str) -> tuple[str, ...]:
@@ -33,7 +34,9 @@ def _run_train(args: argparse.Namespace) -> int:
 
     if not 1 <= args.steps <= MAX_STEPS:
         raise OptionError(f"--steps must lie in [1, {MAX_STEPS}], got {args.steps}")
-    config = CurveTrainConfig(steps=args.steps, seed=args.seed)
+    if not 1 <= args.threads <= MAX_THREADS:
+        raise OptionError(f"--threads must lie in [1, {MAX_THREADS}], got {args.threads}")
+    config = CurveTrainConfig(steps=args.steps, seed=args.seed, threads=args.threads)
     history = train_curve(args.data, args.out, config, progress=not args.no_progress, force=args.force)
     best = min(history, key=lambda r: r["curve_mae_db"]) if history else None
     if best:
@@ -57,6 +60,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     train.add_argument("--out", required=True, help="checkpoint to write, e.g. presets/checkpoints/curve.pt")
     train.add_argument("--steps", type=int, default=6000, help="optimizer steps of 256 pairs (default 6000)")
     train.add_argument("--seed", type=int, default=0)
+    train.add_argument("--threads", type=int, default=2,
+                       help="CPU threads (1..64, default 2; use 1 when other work shares the cores); a resumed run may change it")
     train.add_argument("--force", action="store_true", help="replace the shipped model in presets/")
     train.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     train.set_defaults(func=_run_train)

@@ -30,6 +30,10 @@ log = logging.getLogger(__name__)
 CHECKPOINT_KIND = "eqbridge-curve"
 CHECKPOINT_VERSION = 1
 MAX_STEPS = 1_000_000
+MAX_THREADS = 64
+# What a resumed run may change: more steps, and the CPU threads (how fast, not what is computed: a run that
+# shares its cores with other work is many times faster on one thread than on two).
+RESUMABLE_CHANGES = ("steps", "threads")
 
 
 @dataclass(frozen=True)
@@ -49,6 +53,8 @@ class CurveTrainConfig:
     def __post_init__(self) -> None:
         if not 1 <= self.steps <= MAX_STEPS:
             raise ConfigError(f"steps must lie in [1, {MAX_STEPS}], got {self.steps}")
+        if not 1 <= self.threads <= MAX_THREADS:
+            raise ConfigError(f"threads must lie in [1, {MAX_THREADS}], got {self.threads}")
         if self.batch_size < 2 or self.learning_rate <= 0 or self.checkpoint_every < 1 or self.val_every < 1:
             raise ConfigError("batch_size >= 2, learning_rate > 0, checkpoint_every >= 1 and val_every >= 1 are required")
 
@@ -134,8 +140,8 @@ def train_curve(data_dir: str | Path, out_path: str | Path, config: CurveTrainCo
     last = last_path(out)
     if last.exists():
         state = torch.load(last, map_location="cpu", weights_only=False)
-        saved = {k: v for k, v in state["train_config"].items() if k != "steps"}
-        if saved != {k: v for k, v in config.to_dict().items() if k != "steps"}:
+        saved = {k: v for k, v in state["train_config"].items() if k not in RESUMABLE_CHANGES}
+        if saved != {k: v for k, v in config.to_dict().items() if k not in RESUMABLE_CHANGES}:
             raise CheckpointError(f"{last} was trained with another configuration; delete it or train to another --out")
         network.load_state_dict(state["state_dict"])
         optimizer.load_state_dict(state["optimizer"])
