@@ -76,7 +76,7 @@ def test_a_reference_of_steady_noise_is_a_one_line_error(tmp_path: Path) -> None
     assert not (tmp_path / "out.wav").exists()
 
 
-def test_restraint_shrinks_every_band_toward_flat_and_zero_keeps_the_median() -> None:
+def test_restraint_scales_the_whole_curve_toward_flat_and_zero_keeps_the_median() -> None:
     from model import predict_curve
 
     track, reference = (read_audio(CLIPS / n).mono() for n in ("track.flac", "reference.flac"))
@@ -86,6 +86,9 @@ def test_restraint_shrinks_every_band_toward_flat_and_zero_keeps_the_median() ->
     for weaker, stronger in zip([plain.curve_db] + curves, curves):
         assert np.all(np.abs(stronger) <= np.abs(weaker) + 1e-12) and np.all(np.sign(stronger) * np.sign(weaker) >= 0)
     assert np.abs(curves[-1]).mean() < np.abs(plain.curve_db).mean()
+    for curve in curves:  # one factor for every band: the curve keeps its shape
+        factor = curve / np.where(plain.curve_db == 0.0, 1.0, plain.curve_db)
+        np.testing.assert_allclose(factor, factor[0], rtol=1e-9)
 
 
 @pytest.mark.parametrize("value", ["5", "-1", "nan"])
