@@ -13,7 +13,6 @@ from __future__ import annotations
 import functools
 
 import numpy as np
-import scipy.signal
 
 TONAL_N_MELS = 64          # apply's report: mel bands of the tonal distance
 TONAL_FMIN_HZ = 40.0
@@ -30,6 +29,8 @@ def welch_psd(audio: np.ndarray, sample_rate: int, n_fft: int) -> tuple[np.ndarr
     """
     x = np.asarray(audio, dtype=np.float64)
     x = x.mean(axis=0) if x.ndim == 2 else x
+    import scipy.signal  # a second to import: only when a spectrum is measured
+
     return scipy.signal.welch(x, fs=sample_rate, nperseg=min(n_fft, x.shape[0]))
 
 
