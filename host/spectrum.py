@@ -14,6 +14,8 @@ import functools
 
 import numpy as np
 
+from model import mel_scale
+
 TONAL_N_MELS = 64          # apply's report: mel bands of the tonal distance
 TONAL_FMIN_HZ = 40.0
 TONAL_FMAX_HZ = 16000.0
@@ -37,11 +39,8 @@ def welch_psd(audio: np.ndarray, sample_rate: int, n_fft: int) -> tuple[np.ndarr
 @functools.lru_cache(maxsize=16)
 def mel_filterbank(sample_rate: int, n_fft: int, n_mels: int, fmin_hz: float,
                    fmax_hz: float | None = None) -> np.ndarray:
-    """(n_mels, n_fft//2+1) float64 Slaney mel filterbank (librosa's), cached; read-only."""
-    import librosa  # seconds to import: only when a mel spectrum is asked for
-
-    bank = librosa.filters.mel(sr=sample_rate, n_fft=n_fft, n_mels=n_mels, fmin=fmin_hz,
-                               fmax=fmax_hz).astype(np.float64)
+    """(n_mels, n_fft//2+1) float64 Slaney mel filterbank (librosa's, model.mel_scale), cached; read-only."""
+    bank = mel_scale.mel_filterbank(sample_rate, n_fft, n_mels, fmin_hz, fmax_hz).astype(np.float64)
     bank.setflags(write=False)
     return bank
 
