@@ -18,7 +18,7 @@ import torch
 
 from model.curve.data import PairSampler, load_curve_data
 from model.curve.features import pair_input
-from model.curve.inference import load_curve_model
+from model.curve.checkpoint import load_curve_checkpoint
 from model.curve.restraint import restrain
 
 
@@ -37,7 +37,7 @@ def main() -> None:
     parser.add_argument("--restraint", type=float, nargs="+", default=[0.0, 0.25, 0.5, 0.75, 1.0, 1.5, 2.0])
     args = parser.parse_args()
     data = load_curve_data(args.data)
-    model = load_curve_model(args.checkpoint)
+    model = load_curve_checkpoint(args.checkpoint)
     print("| val pairs | K | curve error raw (dB) | ratio to flat | worse raw | level-inv. (dB) | ratio | worse level-inv. |")
     print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
     for kind in ("music", "speech"):

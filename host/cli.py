@@ -31,19 +31,35 @@ COMMAND_MODULES: tuple[str, ...] = (
     "explore",
     "curve",
 )
+# Command -> the module above that registers it (tests/host/test_cli_startup.py checks the two agree). A command
+# named on the command line loads only its own module: `eqbridge match` never imports the corpus builder's
+# SciPy or the trainer's modules, only what matching uses.
+COMMANDS: dict[str, str] = {
+    "plugins": "plugins", "render-dataset": "render_dataset", "corpus": "corpus", "bench": "bench", "match": "match",
+    "train": "train", "evaluate": "evaluate", "evaluate-audio": "evaluate_audio", "serve": "serve", "apply": "apply",
+    "explore": "explore", "curve-data": "curve", "train-curve": "curve",
+}
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The whole parser; with ``command`` (a key of COMMANDS), a parser that knows only that command's module."""
     parser = argparse.ArgumentParser(prog="eqbridge", description=__doc__)
     parser.add_argument("-v", "--verbose", action="store_true", help="log what is done (info and debug messages)")
     sub = parser.add_subparsers(dest="command", required=True)
-    for name in COMMAND_MODULES:
+    for name in (COMMANDS[command],) if command in COMMANDS else COMMAND_MODULES:
         importlib.import_module(f"host.commands.{name}").register(sub)
     return parser
 
 
+def _named_command(argv: list[str]) -> str | None:
+    """The command word (the first argument that is not an option), if it names a command."""
+    word = next((a for a in argv if not a.startswith("-")), None)
+    return word if word in COMMANDS else None
+
+
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
+    argv = sys.argv[1:] if argv is None else list(argv)
+    parser = build_parser(_named_command(argv))
     args = parser.parse_args(argv)
     # Quiet by default: a user sees results (stdout), progress bars, warnings and the one-line error; -v logs all.
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING,

@@ -6,7 +6,7 @@ The CLI prints any :class:`EqbridgeError` on one line and exits with :data:`USER
 from model.errors import (AudioInputError, CheckpointError, ConfigError, DatasetError, EqbridgeError,
                           OptionError, ProfileError, ProfileMismatchError)
 
-__all__ = ["AudioInputError", "CheckpointError", "ClusterError", "ConfigError", "CorpusError", "DatasetError",
+__all__ = ["AudioInputError", "BenchmarkError", "CheckpointError", "ClusterError", "ConfigError", "CorpusError", "DatasetError",
            "EqbridgeError", "MidiPortError", "OptionError", "OscRequestError", "PluginNotFoundError",
            "ProfileError", "ProfileMismatchError", "SourcePackageMissingError"]
 
@@ -36,6 +36,10 @@ class OscRequestError(EqbridgeError):
 
 class MidiPortError(EqbridgeError):
     """A live MIDI output cannot be opened: python-rtmidi is missing or the port does not exist."""
+
+
+class BenchmarkError(EqbridgeError):
+    """What a benchmark times failed; the message ends with that command's own error line."""
 
 
 class ClusterError(EqbridgeError):

@@ -13,34 +13,47 @@ from __future__ import annotations
 import functools
 
 import numpy as np
-import scipy.signal
+
+from model import mel_scale
 
 TONAL_N_MELS = 64          # apply's report: mel bands of the tonal distance
 TONAL_FMIN_HZ = 40.0
 TONAL_FMAX_HZ = 16000.0
 TONAL_N_FFT = 4096
 FLOOR_POWER = 1e-20        # power floor before taking dB (-200 dB)
+WELCH_BLOCK_SEGMENTS = 128  # Welch segments transformed at a time (a few MB), whatever the clip's length
 
 
 def welch_psd(audio: np.ndarray, sample_rate: int, n_fft: int) -> tuple[np.ndarray, np.ndarray]:
     """(freqs_hz (n_fft//2+1,), power spectral density) of a clip, Welch-averaged over Hann segments.
 
     ``audio`` is (samples,) or (channels, samples) (channels are averaged); a clip shorter than ``n_fft``
-    uses one segment of its own length.
+    uses one segment of its own length. The same as ``scipy.signal.welch(x, fs=sample_rate, nperseg=n_fft)``
+    (periodic Hann, half overlap, each segment's mean removed, one-sided density; tests/host/test_spectrum.py
+    checks it), computed in float64 a block of segments at a time: a 10-minute track needs no copy of itself
+    per segment, and no SciPy import.
     """
-    x = np.asarray(audio, dtype=np.float64)
-    x = x.mean(axis=0) if x.ndim == 2 else x
-    return scipy.signal.welch(x, fs=sample_rate, nperseg=min(n_fft, x.shape[0]))
+    x = np.asarray(audio)
+    x = x.mean(axis=0, dtype=np.float64) if x.ndim == 2 else x
+    nperseg = min(n_fft, x.shape[0])
+    window = 0.5 - 0.5 * np.cos(2.0 * np.pi * np.arange(nperseg) / nperseg)
+    segments = np.lib.stride_tricks.sliding_window_view(x, nperseg)[::nperseg - nperseg // 2]  # a view
+    total = np.zeros(nperseg // 2 + 1)
+    for first in range(0, len(segments), WELCH_BLOCK_SEGMENTS):
+        block = segments[first:first + WELCH_BLOCK_SEGMENTS].astype(np.float64)
+        block -= block.mean(axis=1, keepdims=True)
+        spec = np.fft.rfft(block * window, axis=1)
+        total += (spec.real ** 2 + spec.imag ** 2).sum(axis=0)
+    psd = total / (len(segments) * sample_rate * np.sum(window ** 2))
+    psd[1:nperseg // 2 if nperseg % 2 == 0 else None] *= 2.0  # one-sided: all but DC (and Nyquist) twice
+    return np.fft.rfftfreq(nperseg, 1.0 / sample_rate), psd
 
 
 @functools.lru_cache(maxsize=16)
 def mel_filterbank(sample_rate: int, n_fft: int, n_mels: int, fmin_hz: float,
                    fmax_hz: float | None = None) -> np.ndarray:
-    """(n_mels, n_fft//2+1) float64 Slaney mel filterbank (librosa's), cached; read-only."""
-    import librosa  # seconds to import: only when a mel spectrum is asked for
-
-    bank = librosa.filters.mel(sr=sample_rate, n_fft=n_fft, n_mels=n_mels, fmin=fmin_hz,
-                               fmax=fmax_hz).astype(np.float64)
+    """(n_mels, n_fft//2+1) float64 Slaney mel filterbank (librosa's, model.mel_scale), cached; read-only."""
+    bank = mel_scale.mel_filterbank(sample_rate, n_fft, n_mels, fmin_hz, fmax_hz).astype(np.float64)
     bank.setflags(write=False)
     return bank
 
@@ -83,9 +96,9 @@ def log_mel_spectrum_db(audio: np.ndarray, sample_rate: int, fmax_hz: float = TO
 
     The mean over bands is removed, so the result describes tonal balance, not loudness. Returns (n_mels,).
     """
-    x = np.asarray(audio, dtype=np.float64)
+    x = np.asarray(audio)
     if x.shape[0] < n_fft:
-        x = np.pad(x, (0, n_fft - x.shape[0]))
+        x = np.pad(x.astype(np.float64), (0, n_fft - x.shape[0]))
     _, psd = welch_psd(x, sample_rate, n_fft)  # (n_fft // 2 + 1,)
     fmax = min(fmax_hz, sample_rate / 2.0)
     level_db = power_db(mel_filterbank(int(sample_rate), n_fft, n_mels, TONAL_FMIN_HZ, float(fmax)) @ psd)

@@ -1,12 +1,12 @@
 """Mel spectrogram front end (Mimilakis et al. 2020: 20 ms window, 3 ms hop, 128 mel bands).
 
 An ``nn.Module`` in the manner of torchaudio's transforms: it holds its settings and a registered
-``librosa.filters.mel`` buffer and calls ``torch.stft``. torchaudio is deliberately not used.
+Slaney mel filterbank buffer (model.mel_scale: librosa's, without importing librosa) and calls ``torch.stft``.
+torchaudio is deliberately not used.
 """
 
 from __future__ import annotations
 
-import librosa
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -14,6 +14,7 @@ from torch import nn
 from model.config import SCALES, FeatureConfig  # torch-free, so readers of a config need no torch
 from model.curve.response import mel_center_frequencies_hz
 from model.errors import ConfigError
+from model.mel_scale import mel_filterbank
 
 FRAMES_PER_BLOCK = 512  # STFT frames computed at a time (see MelSpectrogram.forward)
 
@@ -52,8 +53,8 @@ class MelSpectrogram(nn.Module):
         if config.amin <= 0.0:
             raise ConfigError(f"amin must be positive, got {config.amin}")
         self.config = config
-        mel_fb = librosa.filters.mel(sr=config.sample_rate, n_fft=config.n_fft, n_mels=config.n_mels,
-                                     fmin=config.fmin_hz, fmax=fmax_hz)  # (n_mels, n_fft // 2 + 1)
+        mel_fb = mel_filterbank(config.sample_rate, config.n_fft, config.n_mels, config.fmin_hz,
+                                fmax_hz)  # (n_mels, n_fft // 2 + 1)
         self.register_buffer("mel_fb", torch.from_numpy(mel_fb).float(), persistent=False)
         self.register_buffer("window", torch.hann_window(config.win_length), persistent=False)
 

@@ -5,21 +5,20 @@ Input conventions (documented behaviour):
   soundfile returns it (``(channels, samples)`` is also accepted: the shorter axis, at most 8
   long, is taken as channels); multichannel audio is downmixed to mono by averaging channels;
 * audio at another sample rate than the model's is resampled with soxr (high quality);
-* silence (RMS below ``SILENCE_DBFS``), clips shorter than one training segment, NaN or inf
+* silence (RMS below ``model.audio_input.SILENCE_DBFS``), clips shorter than one training segment, NaN or inf
   samples, and a checkpoint trained for another plugin each raise a clear error.
 """
 
 from __future__ import annotations
 
 import logging
-import math
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import soxr
 import torch
 
+from model.audio_input import prepare_audio
 from model.errors import AudioInputError, CheckpointError
 from model.profiles import PRESETS_DIR, PluginProfile, load_profile
 from model.checkpoint import LoadedModel, load_checkpoint
@@ -28,8 +27,6 @@ from model.file_cache import FileCache
 
 log = logging.getLogger(__name__)
 CHECKPOINTS_DIR = PRESETS_DIR / "checkpoints"
-SILENCE_DBFS = -80.0  # a clip whose RMS is below this is treated as silence
-MAX_CHANNELS = 8
 
 
 @dataclass(frozen=True)
@@ -106,43 +103,6 @@ def get_model(profile: str | PluginProfile, checkpoint: str | Path | None = None
     model = _CACHE.get(path, _load_logged)
     model.check_profile(prof)
     return prof, model
-
-
-def prepare_audio(audio: np.ndarray, sample_rate: int, target_rate: int, min_duration_s: float,
-                  what: str) -> np.ndarray:
-    """Validate, downmix and resample one clip. Returns mono float32 (samples,) at target_rate.
-
-    Raises:
-        AudioInputError: wrong type or shape, NaN/inf samples, bad sample rate, too short, silent.
-    """
-    if not isinstance(sample_rate, (int, np.integer)) or sample_rate <= 0:
-        raise AudioInputError(f"sample_rate must be a positive integer in Hz, got {sample_rate!r}")
-    try:
-        x = np.asarray(audio, dtype=np.float32)
-    except (TypeError, ValueError) as exc:
-        raise AudioInputError(f"{what} is not a numeric array: {exc}") from exc
-    if x.ndim == 2:
-        channel_axis = int(np.argmin(x.shape))
-        if x.shape[channel_axis] > MAX_CHANNELS:
-            raise AudioInputError(f"{what} has shape {x.shape}: expected (samples,) or (samples, channels) "
-                                  f"with at most {MAX_CHANNELS} channels")
-        x = x.mean(axis=channel_axis, dtype=np.float32)
-    elif x.ndim != 1:
-        raise AudioInputError(f"{what} has shape {x.shape}: expected (samples,) or (samples, channels)")
-    if not np.all(np.isfinite(x)):
-        bad = int(np.count_nonzero(~np.isfinite(x)))
-        raise AudioInputError(f"{what} contains {bad} NaN or infinite samples; clean or re-decode it")
-    duration_s = len(x) / sample_rate
-    if duration_s + 1e-9 < min_duration_s:
-        raise AudioInputError(f"{what} lasts {duration_s:.3f} s; at least {min_duration_s:.3f} s (one model "
-                              f"segment) is needed")
-    rms = math.sqrt(float(np.dot(x, x)) / len(x)) if len(x) else 0.0
-    rms_dbfs = 20.0 * math.log10(rms) if rms > 0 else -math.inf
-    if rms_dbfs < SILENCE_DBFS:
-        raise AudioInputError(f"{what} is silent (RMS {rms_dbfs:.1f} dBFS, below {SILENCE_DBFS:.0f} dBFS)")
-    if sample_rate != target_rate:
-        x = soxr.resample(x, sample_rate, target_rate, quality="HQ")
-    return np.ascontiguousarray(x, dtype=np.float32)
 
 
 def _to_prediction(prof: PluginProfile, model: LoadedModel, logits: torch.Tensor, decode: str) -> Prediction:

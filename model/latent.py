@@ -18,7 +18,8 @@ import torch
 from model.errors import CheckpointError, OptionError
 from model.profiles import PluginProfile, load_profile
 from model.checkpoint import LoadedModel
-from model.inference import get_model, prepare_audio
+from model.audio_input import prepare_audio
+from model.inference import get_model
 
 log = logging.getLogger(__name__)
 

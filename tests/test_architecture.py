@@ -124,5 +124,6 @@ def test_model_predict_never_imports_dawdreamer() -> None:
 
 def test_light_model_modules_load_without_torch() -> None:
     code = ("import sys, model, model.config, model.profiles, model.errors, model.atomic, model.manifest\n"
-            "print('torch' in sys.modules)")
-    assert _fresh(code) == "False"
+            "import model.mel_scale, model.curve.response, model.curve.restraint\n"
+            "print(sorted({m.split('.')[0] for m in sys.modules} & {'torch', 'librosa', 'scipy'}))")
+    assert _fresh(code) == "[]"

@@ -1,4 +1,4 @@
-"""`eqbridge bench render|predict|osc|apply`: rerunnable benchmarks, each against a baseline measured in the
+"""`eqbridge bench render|predict|osc|apply|cold`: rerunnable benchmarks, each against a baseline measured in the
 same run. Every one prints a table to stdout, or with ``--json`` the same figures as JSON."""
 
 from __future__ import annotations
@@ -55,6 +55,12 @@ def _osc(args: argparse.Namespace) -> int:
                   args.json)
 
 
+def _cold(args: argparse.Namespace) -> int:
+    from host.bench.cold import bench_cold, cold_report
+
+    return _print(cold_report(bench_cold(args.plugin, args.n)), args.json)
+
+
 def register(sub: argparse._SubParsersAction) -> None:
     bench = sub.add_parser("bench", help="rerunnable benchmarks (a table, or JSON with --json)")
     kinds = bench.add_subparsers(dest="bench", required=True)
@@ -87,3 +93,6 @@ def register(sub: argparse._SubParsersAction) -> None:
     osc.add_argument("--duration-seconds", type=float, default=10.0, help="length of track and reference")
     osc.add_argument("--iterations", type=int, default=20)
     osc.add_argument("--checkpoint", help="model file (default presets/checkpoints/<plugin>.pt)")
+
+    cold = kind("cold", "a cold `eqbridge match` of the bundled clips (fresh process) against a bare Python start", _cold)
+    cold.add_argument("-n", type=int, default=5, help="timed runs of each, alternating (median reported; 1..50)")

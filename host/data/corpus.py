@@ -34,7 +34,6 @@ from pathlib import Path
 
 import numpy as np
 import soundfile as sf
-from scipy.signal import fftconvolve
 from tqdm import tqdm
 
 from host.data import midi_music
@@ -442,6 +441,8 @@ def _normalized_match(signal: np.ndarray, probe: np.ndarray) -> np.ndarray:
     n = probe.size
     if probe_norm == 0.0 or signal.size < n:
         return np.zeros(max(0, signal.size - n + 1))
+    from scipy.signal import fftconvolve  # a second to import: only when a soundtrack's repeats are looked for
+
     dots = fftconvolve(signal, probe[::-1], mode="valid")  # zero-mean probe: the window mean drops out
     sums = np.concatenate(([0.0], np.cumsum(signal)))
     squares = np.concatenate(([0.0], np.cumsum(signal * signal)))

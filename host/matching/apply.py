@@ -391,11 +391,13 @@ _WORKER: StemApplier | None = None
 def _worker_init(config: ApplyConfig, torch_threads: int) -> None:
     global _WORKER
     end_with_parent()
-    if config.mode == "per-stem":  # shared mode predicts in the parent: its workers never load torch
+    _WORKER = StemApplier(config)
+    # Shared mode predicts in the parent, and the curve model predicts without torch: only the classifier's
+    # workers load torch, with one thread each.
+    if config.mode == "per-stem" and _WORKER.options.resolved_model() == "classifier":
         import torch
 
         torch.set_num_threads(torch_threads)
-    _WORKER = StemApplier(config)
 
 
 def _worker_run(job: StemJob) -> StemResult:

@@ -70,7 +70,7 @@ def _band_shapes(profile: PluginProfile) -> list[_BandShapes]:
         gain, freq = names.index(band.gain), names.index(band.freq)
         width = names.index(band.width) if band.width is not None else None
         widths = _grid(profile, width, WIDTH_POINTS) if width is not None else np.array([np.nan])
-        values, shapes = [], []
+        values, settings = [], []
         for f in _grid(profile, freq, FREQ_POINTS):
             for w in widths:
                 v = flat.copy()
@@ -78,8 +78,9 @@ def _band_shapes(profile: PluginProfile) -> list[_BandShapes]:
                 if width is not None:
                     v[width] = w
                 values.append((f, w))
-                shapes.append(mel_curve_db(profile, v) / REFERENCE_GAIN_DB)
-        out.append(_BandShapes(gain, freq, width, np.asarray(values), np.asarray(shapes)))
+                settings.append(v)
+        shapes = mel_curve_db(profile, np.asarray(settings)) / REFERENCE_GAIN_DB      # (n, M), one batch
+        out.append(_BandShapes(gain, freq, width, np.asarray(values), shapes))
     with _LOCK:
         _SHAPES[key] = out
     return out

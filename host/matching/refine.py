@@ -21,7 +21,6 @@ from multiprocessing import get_context
 from typing import Callable
 
 import numpy as np
-import scipy.sparse
 
 from host.errors import AudioInputError, ProfileError
 from host.plugins.render import PluginHost
@@ -61,6 +60,8 @@ class TonalObjective:
         sr = host.sample_rate
         self.host = host
         self.loudness_weight = loudness_weight
+        import scipy.sparse  # only when refining: a one-shot match needs no SciPy
+
         # (M, N_FFT/2+1); sparse float64: a dense float32 @ float64 product misses BLAS and costs 20x.
         self._fb = scipy.sparse.csr_matrix(mel_filterbank(sr, N_FFT, N_MELS, 20.0))
         self._track_psd = self._psd(track, sr, "track")

@@ -17,7 +17,7 @@ SAMPLE_RATE = 44100
 
 
 def mel_curve_db(profile: PluginProfile, values: np.ndarray, sample_rate: int = SAMPLE_RATE) -> np.ndarray:
-    """(M,) effective mel gain in dB of the profile's bands at physical ``values`` (P,)."""
+    """(M,) effective mel gain in dB of the profile's bands at physical ``values`` (P,); (N, M) for (N, P)."""
     grid = response_grid_hz()
     power = 10.0 ** (analytic_response_db(profile, values, grid, sample_rate) / 10.0)
     return mel_gain_db(power)

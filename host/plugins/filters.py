@@ -147,23 +147,28 @@ def band_settings(profile: PluginProfile, values: np.ndarray) -> list[BandSettin
 
 def analytic_response_db(profile: PluginProfile, values: np.ndarray, freqs_hz: np.ndarray,
                          sample_rate: int) -> np.ndarray:
-    """Magnitude response in dB of the profile's bands at physical ``values`` (P,), at ``freqs_hz`` (F,).
+    """Magnitude response in dB of the profile's bands at physical ``values`` (P,), at ``freqs_hz`` (F,): (F,);
+    for a batch of settings ``values`` (N, P), (N, F).
 
     Raises:
         ProfileError: wrong number of values, no bands, or a width unit other than Q or octaves.
     """
     design = FILTER_DESIGNS.get(profile.name, FilterDesign())
-    sos = np.stack([band_sos(b, sample_rate, design) for b in band_settings(profile, values)])  # (bands, 6)
-    return sos_response_db(sos, freqs_hz, sample_rate)
+    batch = np.asarray(values, dtype=np.float64)
+    rows = batch if batch.ndim == 2 else batch[None]
+    sos = np.stack([np.stack([band_sos(b, sample_rate, design) for b in band_settings(profile, v)])
+                    for v in rows])                                                   # (N, bands, 6)
+    response = sos_response_db(sos, freqs_hz, sample_rate)                           # (N, F)
+    return response if batch.ndim == 2 else response[0]
 
 
 def sos_response_db(sos: np.ndarray, freqs_hz: np.ndarray, sample_rate: int) -> np.ndarray:
-    """Magnitude in dB of cascaded second-order sections (S, 6) at ``freqs_hz`` (F,).
+    """Magnitude in dB of cascaded second-order sections (..., S, 6) at ``freqs_hz`` (F,): (..., F).
 
     The same as ``scipy.signal.sosfreqz`` at those frequencies, evaluated directly (about 20x faster
     for a few sections, which matters inside the fit's loop).
     """
     z1 = np.exp(-2j * np.pi * np.asarray(freqs_hz, dtype=np.float64) / sample_rate)  # (F,)
     z = np.stack([np.ones_like(z1), z1, z1 * z1])                                    # (3, F)
-    h = (sos[:, :3] @ z) / (sos[:, 3:] @ z)                                           # (S, F)
-    return 20.0 * np.log10(np.maximum(np.abs(np.prod(h, axis=0)), 1e-12))
+    h = (sos[..., :3] @ z) / (sos[..., 3:] @ z)                                       # (..., S, F)
+    return 20.0 * np.log10(np.maximum(np.abs(np.prod(h, axis=-2)), 1e-12))

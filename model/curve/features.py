@@ -10,51 +10,12 @@ quieter clip gives the same input (to float rounding, ~1e-5 dB): loudness cannot
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
-from typing import Any, Mapping
-
 import torch
 
 from model.config import FeatureConfig
+from model.curve.stats_config import AMIN, LEVEL_FLOOR_DB, StatsConfig  # shared with the NumPy twin (numpy_stats)
 from model.errors import AudioInputError, ConfigError
 from model.features import MelSpectrogram
-
-AMIN = 1e-10  # power floor before the log (-100 dB)
-LEVEL_FLOOR_DB = -80.0  # normalized band levels are floored here (relative to the clip's total mel level)
-
-
-@dataclass(frozen=True)
-class StatsConfig:
-    """What :func:`band_stats` measures."""
-
-    quantiles: tuple[float, ...] = (0.1, 0.5, 0.9)
-    gate_db: float = 50.0         # frames this far below the clip's loud frames (95th pct) are not counted
-    min_active_s: float = 1.0     # a clip with less sound than this is refused (mostly silence)
-    noise_spread_db: float = 1.0  # a clip whose broadband frame level varies less than this (std, dB) is
-                                  # steady noise, refused: music and speech vary by several dB
-
-    def __post_init__(self) -> None:
-        if not self.quantiles or not all(0.0 < q < 1.0 for q in self.quantiles):
-            raise ConfigError(f"quantiles must lie in (0, 1), got {self.quantiles}")
-        if self.gate_db <= 0 or self.min_active_s <= 0 or self.noise_spread_db < 0:
-            raise ConfigError("gate_db and min_active_s must be positive and noise_spread_db >= 0, got "
-                              f"{self.gate_db}, {self.min_active_s}, {self.noise_spread_db}")
-
-    @property
-    def n_level(self) -> int:
-        """Channels an EQ shifts (mean level and the percentiles)."""
-        return 1 + len(self.quantiles)
-
-    @property
-    def n_stats(self) -> int:
-        return self.n_level + 1
-
-    def to_dict(self) -> dict[str, Any]:
-        return {**asdict(self), "quantiles": list(self.quantiles)}
-
-    @classmethod
-    def from_dict(cls, raw: Mapping[str, Any]) -> "StatsConfig":
-        return cls(**{**raw, "quantiles": tuple(raw["quantiles"])})
 
 
 class ClipStats(torch.nn.Module):

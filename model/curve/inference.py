@@ -3,6 +3,11 @@
 The clips are validated and resampled as for :func:`model.inference.predict`; each is then summarized by its
 level-normalized band statistics (model.curve.features), so a reference 6 dB louder gives the same curve. A
 reference that is mostly silence (under 0.75 s of sound) or steady noise is refused with a clear error.
+
+Torch-free: the front end (model.mel_power, model.curve.numpy_stats) and the network (model.curve.numpy_network)
+run in NumPy on the checkpoint's weights as arrays (model.curve.weights), so a cold ``eqbridge match`` does not
+pay torch's import. Training and the torch twins stay in torch; tests/model/test_numpy_inference.py checks that
+both give the same curves.
 """
 
 from __future__ import annotations
@@ -11,17 +16,18 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
-import torch
 
+from model.audio_input import prepare_audio
 from model.config import FeatureConfig
-from model.curve.features import ClipStats, StatsConfig, pair_input
-from model.curve.network import CurveNet
+from model.curve import numpy_network
+from model.curve.numpy_stats import band_stats, pair_input
 from model.curve.response import mel_center_frequencies_hz
 from model.curve.restraint import DEFAULT_RESTRAINT, restrain
-from model.curve.train import CHECKPOINT_KIND, CurveTrainConfig
+from model.curve.stats_config import StatsConfig
+from model.curve.weights import CurveWeights, load_weights
 from model.errors import AudioInputError, CheckpointError
 from model.file_cache import FileCache
-from model.inference import prepare_audio
+from model.mel_power import filterbank, mel_power
 from model.profiles import CURVE_CHECKPOINT
 
 MIN_DURATION_S = 1.0
@@ -46,21 +52,36 @@ class CurvePrediction:
 
 @dataclass(frozen=True)
 class CurveModel:
+    """A curve checkpoint ready for torch-free inference: its weights, its front end's settings (``stats`` with
+    inference's MIN_SOUND_S) and its mel filterbank."""
+
     path: Path
-    network: CurveNet
-    front: ClipStats
-    trained_on: tuple[str, ...]
-    holdout_sources: tuple[str, ...]
+    weights: CurveWeights
+    features: FeatureConfig
+    stats: StatsConfig
+    bank: np.ndarray  # (M, n_fft // 2 + 1)
+
+    def clip_stats(self, audio: np.ndarray, what: str) -> np.ndarray:
+        """(samples,) at the model's rate -> (S, M) band statistics; raises AudioInputError as band_stats."""
+        return band_stats(mel_power(audio, self.features, self.bank), self.stats, self.features, what)
+
+    def curves(self, track_stats: np.ndarray, reference_stats: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(B, S, M) statistics of tracks and references -> (median dB, scale dB), (B, M) float64 each."""
+        median, log_scale = numpy_network.forward(self.weights.network, pair_input(track_stats, reference_stats,
+                                                                                   self.stats))
+        return median.astype(np.float64), np.exp(log_scale.astype(np.float64))
 
 
 _CACHE: FileCache[CurveModel] = FileCache()
 
 
 def load_curve_model(path: str | Path | None = None) -> CurveModel:
-    """The curve checkpoint (default ``presets/checkpoints/curve.pt``), loaded once per (file, mtime).
+    """The curve checkpoint (default ``presets/checkpoints/curve.pt``), loaded once per (file, mtime), its weights
+    read from the arrays beside it (model.curve.weights: made from the ``.pt`` with torch when missing or stale).
 
     Raises:
-        CheckpointError: missing, unreadable, or not a curve checkpoint; the message says how to make one.
+        CheckpointError: missing, unreadable, or not a curve checkpoint (or not the MLP network); the message says
+            how to make one.
     """
     p = Path(path) if path is not None else CURVE_CHECKPOINT
     if not p.is_file():
@@ -69,20 +90,9 @@ def load_curve_model(path: str | Path | None = None) -> CurveModel:
 
 
 def _load(p: Path) -> CurveModel:
-    try:
-        payload = torch.load(p, map_location="cpu", weights_only=False)
-    except Exception as exc:  # torch raises many types for a corrupt file
-        raise CheckpointError(f"cannot read curve model {p}: {exc}") from exc
-    if not isinstance(payload, dict) or payload.get("kind") != CHECKPOINT_KIND:
-        raise CheckpointError(f"{p} is not a curve model (train one with `eqbridge train-curve`)")
-    config = CurveTrainConfig.from_dict(payload["train_config"])
-    network = CurveNet(config.network)
-    network.load_state_dict(payload["state_dict"])
-    network.eval()
-    stats = StatsConfig.from_dict(payload["stats"])
-    stats = replace(stats, min_active_s=min(stats.min_active_s, MIN_SOUND_S))
-    front = ClipStats(FeatureConfig.from_dict(payload["features"]), stats)
-    return CurveModel(p, network, front, tuple(payload.get("trained_on", ())), tuple(payload.get("holdout_sources", ())))
+    weights = load_weights(p)
+    stats = replace(weights.stats, min_active_s=min(weights.stats.min_active_s, MIN_SOUND_S))
+    return CurveModel(p, weights, weights.features, stats, filterbank(weights.features))
 
 
 def predict_curve(track: np.ndarray, reference: np.ndarray, sample_rate: int,
@@ -95,15 +105,13 @@ def predict_curve(track: np.ndarray, reference: np.ndarray, sample_rate: int,
     """
     restrain(np.zeros(1), np.ones(1), restraint)  # a bad restraint fails before any work
     model = load_curve_model(checkpoint)
-    rate = model.front.features.sample_rate
+    rate = model.features.sample_rate
     t = prepare_audio(track, sample_rate, rate, MIN_DURATION_S, "track")
     r = prepare_audio(reference, sample_rate, rate, MIN_DURATION_S, "reference")
-    with torch.inference_mode():
-        t_stats = model.front(torch.from_numpy(t), "track")
-        r_stats = model.front(torch.from_numpy(r), "reference")
-        median, log_scale = model.network(pair_input(t_stats[None], r_stats[None], model.front.stats))
-    median_db, scale_db = median[0].double().numpy(), torch.exp(log_scale[0]).double().numpy()
-    return CurvePrediction(freqs_hz=mel_center_frequencies_hz(model.front.features),
+    t_stats, r_stats = model.clip_stats(t, "track"), model.clip_stats(r, "reference")
+    median, scale = model.curves(t_stats[None], r_stats[None])
+    median_db, scale_db = median[0], scale[0]
+    return CurvePrediction(freqs_hz=mel_center_frequencies_hz(model.features),
                            curve_db=restrain(median_db, scale_db, restraint), scale_db=scale_db,
                            checkpoint=str(model.path), median_db=median_db)
 
@@ -130,25 +138,20 @@ def predict_curve_segments(track: np.ndarray, reference: np.ndarray, sample_rate
     reference is checked as in :func:`predict_curve`. Raises as :func:`predict_curve`, and AudioInputError
     for a hop or segment that is not positive.
     """
-    from model.curve.features import band_stats
-
     restrain(np.zeros(1), np.ones(1), restraint)
     if not (hop_s > 0 and segment_s >= MIN_DURATION_S):
         raise AudioInputError(f"need hop_s > 0 and segment_s >= {MIN_DURATION_S} s; got {hop_s}, {segment_s}")
     model = load_curve_model(checkpoint)
-    rate, front = model.front.features.sample_rate, model.front
+    rate = model.features.sample_rate
     t = prepare_audio(track, sample_rate, rate, MIN_DURATION_S, "track")
     r = prepare_audio(reference, sample_rate, rate, MIN_DURATION_S, "reference")
     seg_s = min(segment_s, len(t) / rate)
-    hop_frames = front.features.hop_ms / 1000.0
+    hop_frames = model.features.hop_ms / 1000.0
     starts_s = np.arange(0.0, len(t) / rate - seg_s + 1e-9, hop_s)
-    with torch.inference_mode():
-        r_stats = front(torch.from_numpy(r), "reference")
-        power = front.mel_power(torch.from_numpy(t))
-        n = int(seg_s / hop_frames)
-        t_stats = torch.stack([band_stats(power[:, int(s / hop_frames):int(s / hop_frames) + n], front.stats,
-                                          front.features, check=False) for s in starts_s])
-        median, log_scale = model.network(pair_input(t_stats, r_stats.expand(len(starts_s), -1, -1), front.stats))
-    scale_db = torch.exp(log_scale).double().numpy()
-    return CurveSegments(starts_s, restrain(median.double().numpy(), scale_db, restraint), scale_db, seg_s,
-                         str(model.path))
+    r_stats = model.clip_stats(r, "reference")
+    power = mel_power(t, model.features, model.bank)
+    n = int(seg_s / hop_frames)
+    t_stats = np.stack([band_stats(power[:, int(s / hop_frames):int(s / hop_frames) + n], model.stats, model.features,
+                                   check=False) for s in starts_s])
+    median, scale_db = model.curves(t_stats, np.broadcast_to(r_stats, (len(starts_s),) + r_stats.shape))
+    return CurveSegments(starts_s, restrain(median, scale_db, restraint), scale_db, seg_s, str(model.path))

@@ -4,7 +4,7 @@ An EQ is linear and time-invariant, so for a stationary input with a locally smo
 mel power after the EQ is the dry mel power times an effective band gain: the filter's |H|^2 smoothed by the
 analysis window's power spectrum |W|^2 (20 ms Hann), then weighted by the band's mel filter. This module
 builds that linear map once (mel bands x grid points, rows summing to one); the host evaluates each plugin's
-|H|^2 on :func:`response_grid_hz` and multiplies. NumPy and librosa only: torch is not needed here.
+|H|^2 on :func:`response_grid_hz` and multiplies. NumPy only: neither torch nor librosa is needed here.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ import functools
 import numpy as np
 
 from model.config import FeatureConfig
+from model.mel_scale import mel_filterbank, mel_frequencies_hz
 
 LINEAR_GRID_TOP_HZ = 1500.0      # below this the grid is uniform (the window kernel is ~200 Hz wide there)
 LOG_POINTS_PER_OCTAVE = 96       # above it, log-spaced: filters are smooth relative to the spacing
@@ -45,14 +46,11 @@ def mel_operator(config: FeatureConfig = FeatureConfig(scale="linear")) -> np.nd
     A = mel filterbank x (|W|^2 kernel from each grid point to each FFT bin, with the grid's quadrature
     weights); the same matrix gives 1 for a flat filter, so a band's gain is a weighted mean of |H|^2.
     """
-    import librosa  # a second to import: only when the operator is first built
-
     grid = response_grid_hz(config)
     widths = np.gradient(grid)                                         # quadrature weights (Hz)
     bin_hz = np.fft.rfftfreq(config.n_fft, 1.0 / config.sample_rate)   # (K,)
     fmax_hz = config.sample_rate / 2.0 if config.fmax_hz is None else config.fmax_hz
-    fb = librosa.filters.mel(sr=config.sample_rate, n_fft=config.n_fft, n_mels=config.n_mels,
-                             fmin=config.fmin_hz, fmax=fmax_hz)        # (M, K)
+    fb = mel_filterbank(config.sample_rate, config.n_fft, config.n_mels, config.fmin_hz, fmax_hz)  # (M, K)
     half_hz = KERNEL_HALF_WIDTH_BINS * config.sample_rate / config.n_fft
     table_hz, table = _window_power_table(config)
     kernel = np.zeros((len(bin_hz), len(grid)))
@@ -74,7 +72,5 @@ def mel_gain_db(power_response: np.ndarray, config: FeatureConfig = FeatureConfi
 
 def mel_center_frequencies_hz(config: FeatureConfig = FeatureConfig(scale="linear")) -> np.ndarray:
     """Centre frequency of each mel band (M,)."""
-    import librosa
-
     fmax_hz = config.sample_rate / 2.0 if config.fmax_hz is None else config.fmax_hz
-    return librosa.mel_frequencies(n_mels=config.n_mels + 2, fmin=config.fmin_hz, fmax=fmax_hz)[1:-1]
+    return mel_frequencies_hz(config.n_mels + 2, config.fmin_hz, fmax_hz)[1:-1]

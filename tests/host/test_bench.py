@@ -92,3 +92,22 @@ def test_bench_apply(capsys) -> None:
         assert rates["stems_per_s"] == pytest.approx(1 / rates["seconds"])
     assert _positive(data["apply_over_raw"]["1"])
     assert data["apply_over_raw"]["1"] == pytest.approx(data["apply"]["1"]["seconds"] / data["raw"]["seconds"])
+
+
+def test_bench_cold(capsys) -> None:
+    require_host("faust-peq")
+    report = _bench(capsys, "cold", "-n", "1")
+    assert report["columns"] == ["what", "median s", "min s", "x bare"]
+    assert [row[0] for row in report["rows"]] == ["python -c 'import numpy, soundfile'", "eqbridge match, bundled clips"]
+    data = report["data"]
+    assert (data["plugin"], data["n"]) == ("faust-peq", 1)
+    assert _positive(data["bare_median_s"], data["match_median_s"], data["ratio"])
+    assert data["ratio"] == pytest.approx(data["match_median_s"] / data["bare_median_s"])
+    assert report["rows"][1][1:] == pytest.approx([data["match_median_s"], data["match_min_s"], data["ratio"]])
+
+
+def test_bench_cold_says_why_a_match_failed(capsys) -> None:
+    assert main(["bench", "cold", "--plugin", "no-such-plugin", "-n", "1"]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "exited 1" in err and "no-such-plugin" in err
+    assert main(["bench", "cold", "-n", "0"]) == 1 and "-n must lie in 1..50" in capsys.readouterr().err

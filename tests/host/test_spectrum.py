@@ -40,6 +40,21 @@ def test_welch_power_of_a_sine_integrates_to_its_mean_square() -> None:
     assert np.sum(psd) * (freqs[1] - freqs[0]) == pytest.approx(0.5 ** 2 / 2, rel=0.02)
 
 
+@pytest.mark.parametrize("n_samples,n_fft,channels", [(3 * SR, 8192, 0), (100_000, 4096, 2), (5000, 8192, 0),
+                                                      (44_101, 1001, 1), (7 * SR, 8192, 2)])
+def test_welch_is_scipys(n_samples: int, n_fft: int, channels: int) -> None:
+    """The blockwise Welch equals scipy.signal.welch (Hann, half overlap, constant detrend, one-sided density)."""
+    signal = pytest.importorskip("scipy.signal")
+    rng = np.random.default_rng(n_samples)
+    shape = (channels, n_samples) if channels else (n_samples,)
+    audio = (np.cumsum(rng.standard_normal(shape), axis=-1) * 0.01 + 0.3).astype(np.float32)  # a tilt and an offset
+    mono = audio.astype(np.float64).mean(axis=0) if channels else audio.astype(np.float64)
+    freqs, psd = welch_psd(audio, SR, n_fft)
+    their_freqs, theirs = signal.welch(mono, fs=SR, nperseg=min(n_fft, n_samples))
+    np.testing.assert_array_equal(freqs, their_freqs)
+    np.testing.assert_allclose(psd, theirs, rtol=1e-9, atol=0)
+
+
 def test_fractional_octave_power_of_a_flat_density_is_that_density() -> None:
     psd = np.full(4097, 3.0)
     assert np.allclose(fractional_octave_power(psd, 5.0, np.array([100.0, 1000.0, 8000.0]), 1 / 3), 3.0)

@@ -1,0 +1,68 @@
+"""The NumPy twin of model.curve.features for torch-free inference: the same gated per-band statistics, the
+same normalization and network input, the same refusals (mostly silence, steady noise) with the same messages.
+
+Training stays on the torch module; both take their settings from model.config.FeatureConfig and
+model.curve.stats_config, and tests/model/test_numpy_inference.py checks they agree on real clips.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from model.config import FeatureConfig
+from model.curve.stats_config import AMIN, LEVEL_FLOOR_DB, StatsConfig
+from model.errors import AudioInputError
+
+
+def _db(power: np.ndarray) -> np.ndarray:
+    return 10.0 * np.log10(np.maximum(power, np.float32(AMIN)))
+
+
+def active_frames(mel_power: np.ndarray, config: StatsConfig) -> np.ndarray:
+    """Boolean (frames,): frames within ``gate_db`` of the clip's loud frames (its 95th percentile)."""
+    frame_db = _db(mel_power.sum(axis=0))
+    return frame_db > np.quantile(frame_db, 0.95) - config.gate_db
+
+
+def band_stats(mel_power: np.ndarray, config: StatsConfig = StatsConfig(),
+               features: FeatureConfig = FeatureConfig(scale="linear"), what: str = "clip",
+               check: bool = True) -> np.ndarray:
+    """(M, frames) float32 mel power -> (S, M) float32: [mean level, percentiles..., spread] per band, dB.
+
+    Raises:
+        AudioInputError (with ``check``): as model.curve.features.band_stats (mostly silence, steady noise).
+    """
+    active = active_frames(mel_power, config)
+    active_s = float(active.sum()) * features.hop_ms / 1000.0
+    if check and active_s < config.min_active_s:
+        raise AudioInputError(f"{what} has only {active_s:.2f} s of sound above its noise floor; at least "
+                              f"{config.min_active_s:g} s is needed to measure its tonal balance")
+    power = mel_power[:, active]
+    level = _db(power)                                                             # (M, N)
+    mean_level = _db(power.mean(axis=1, dtype=np.float32))                         # (M,)
+    quantiles = np.quantile(level, config.quantiles, axis=1).astype(np.float32)    # (Q, M)
+    spread = level.std(axis=1, ddof=1)                                             # (M,)
+    frame_level = _db(power.sum(axis=0))
+    if check and float(frame_level.std(ddof=1)) < config.noise_spread_db:
+        raise AudioInputError(f"{what} is steady noise: its level varies by {float(frame_level.std(ddof=1)):.2f} dB "
+                              f"over time (music and speech by several dB); give a music or speech reference")
+    return np.concatenate([mean_level[None], quantiles, spread[None]]).astype(np.float32)
+
+
+def normalize(stats: np.ndarray, config: StatsConfig = StatsConfig()) -> np.ndarray:
+    """(..., S, M) -> the same with the clip's total mel level (dB) subtracted from the level channels, which
+    are then floored at LEVEL_FLOOR_DB (float32)."""
+    out = np.asarray(stats, dtype=np.float64).copy()
+    total_db = 10.0 * np.log10(np.power(10.0, out[..., 0, :] / 10.0).sum(axis=-1, keepdims=True))  # (..., 1)
+    levels = out[..., :config.n_level, :] - total_db[..., None, :]
+    out[..., :config.n_level, :] = np.maximum(levels, LEVEL_FLOOR_DB)
+    return out.astype(np.float32)
+
+
+def pair_input(track: np.ndarray, reference: np.ndarray, config: StatsConfig = StatsConfig()) -> np.ndarray:
+    """Normalized stats (B, S, M) of track and reference -> network input (B, C, M) float32: both, their level
+    differences, and the band position (0..1)."""
+    t, r = normalize(track, config), normalize(reference, config)
+    n_bands = t.shape[-1]
+    position = np.broadcast_to(np.linspace(0.0, 1.0, n_bands, dtype=np.float32), (t.shape[0], 1, n_bands))
+    return np.concatenate([t, r, r[:, :config.n_level] - t[:, :config.n_level], position], axis=1)

@@ -1,0 +1,52 @@
+"""Mel power frames in NumPy: the frames of :class:`model.features.MelSpectrogram` (``scale="linear"``) without
+torch, for torch-free inference. The settings (model.config.FeatureConfig) and the filterbank (model.mel_scale)
+are the torch front end's own; tests/model/test_numpy_inference.py checks that both give the same power.
+
+Framing as ``torch.stft(center=True, pad_mode="reflect")``: the clip is reflect-padded by n_fft / 2 at both
+ends, frame t starts at t * hop, and the periodic Hann window of ``win_length`` sits centred in the n_fft frame.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from model.config import FeatureConfig
+from model.mel_scale import mel_filterbank
+
+FRAMES_PER_BLOCK = 2048  # STFT frames computed at a time: a long track's spectrogram never exists whole
+
+
+def analysis_window(config: FeatureConfig) -> np.ndarray:
+    """(n_fft,) float32: the periodic Hann window of ``win_length`` samples, zero-padded to n_fft, centred."""
+    n = np.arange(config.win_length)
+    hann = 0.5 - 0.5 * np.cos(2.0 * np.pi * n / config.win_length)
+    out = np.zeros(config.n_fft, dtype=np.float32)
+    left = (config.n_fft - config.win_length) // 2
+    out[left:left + config.win_length] = hann
+    return out
+
+
+def filterbank(config: FeatureConfig) -> np.ndarray:
+    """(n_mels, n_fft // 2 + 1) float32: the front end's Slaney mel filterbank."""
+    fmax_hz = config.sample_rate / 2.0 if config.fmax_hz is None else config.fmax_hz
+    return mel_filterbank(config.sample_rate, config.n_fft, config.n_mels, config.fmin_hz, fmax_hz)
+
+
+def mel_power(waveform: np.ndarray, config: FeatureConfig, bank: np.ndarray | None = None) -> np.ndarray:
+    """(samples,) float32 at ``config.sample_rate`` -> (n_mels, frames) float32 mel power, frames = samples // hop + 1.
+
+    ``bank`` is :func:`filterbank` (``config``'s when not given; pass it to skip rebuilding it).
+    """
+    x = np.asarray(waveform, dtype=np.float32)
+    bank = filterbank(config) if bank is None else bank
+    hop, n_fft = config.hop_length, config.n_fft
+    n_frames = config.n_frames(len(x))
+    padded = np.pad(x, n_fft // 2, mode="reflect")
+    frames = np.lib.stride_tricks.sliding_window_view(padded, n_fft)[::hop][:n_frames]  # (frames, n_fft), a view
+    window = analysis_window(config)
+    out = np.empty((config.n_mels, n_frames), dtype=np.float32)
+    for first in range(0, n_frames, FRAMES_PER_BLOCK):
+        spec = np.fft.rfft(frames[first:first + FRAMES_PER_BLOCK] * window, axis=-1)  # (B, n_fft // 2 + 1) complex64
+        power = spec.real * spec.real + spec.imag * spec.imag
+        out[:, first:first + len(power)] = (power @ bank.T).T  # (n_mels, B); 3x faster than bank @ power.T
+    return out

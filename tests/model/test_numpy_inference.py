@@ -1,0 +1,197 @@
+"""Torch-free curve inference (NumPy front end and network, weights as arrays beside the .pt) against the torch
+twins it mirrors: the same curves on real clips, the same level invariance, the same refusals; and the arrays
+file that can never be stale."""
+
+from __future__ import annotations
+
+import json
+import math
+import shutil
+import subprocess
+import sys
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+import torch
+
+from model.audio_input import prepare_audio
+from model.curve import numpy_network, numpy_stats
+from model.curve.checkpoint import CurveCheckpoint, load_curve_checkpoint
+from model.curve.features import ClipStats, band_stats, pair_input
+from model.curve.inference import MIN_DURATION_S, MIN_SOUND_S, load_curve_model, predict_curve, predict_curve_segments
+from model.curve.network_config import CurveNetConfig
+from model.curve.weights import META_KEY, arrays_path, file_sha256, load_weights, write_arrays
+from model.errors import AudioInputError, CheckpointError
+from model.mel_power import mel_power
+from model.profiles import CURVE_CHECKPOINT
+
+ROOT = Path(__file__).resolve().parents[2]
+AUDIO = ROOT / "examples" / "audio"
+LOOPS = Path("/usr/share/sonic-pi/samples")  # sonic-pi-samples: real drum and synth loops, where installed
+TOLERANCE_DB = 1e-4
+
+pytestmark = pytest.mark.skipif(not CURVE_CHECKPOINT.is_file(), reason=f"no curve model at {CURVE_CHECKPOINT}")
+
+
+def _read(path: Path) -> tuple[np.ndarray, int]:
+    audio, rate = sf.read(path, dtype="float32")
+    return audio, rate
+
+
+def real_clips() -> dict[str, tuple[np.ndarray, int]]:
+    clips = {p.name: _read(p) for p in (AUDIO / "track.flac", AUDIO / "reference.flac")}
+    for name in ("loop_amen.flac", "loop_compus.flac", "loop_garzul.flac"):
+        if (LOOPS / name).is_file():
+            clips[name] = _read(LOOPS / name)
+    return clips
+
+
+@pytest.fixture(scope="module")
+def torch_model() -> tuple[CurveCheckpoint, ClipStats]:
+    ckpt = load_curve_checkpoint(CURVE_CHECKPOINT)
+    return ckpt, ClipStats(ckpt.features, replace(ckpt.stats, min_active_s=MIN_SOUND_S))
+
+
+def torch_curve(model: tuple[CurveCheckpoint, ClipStats], track: np.ndarray, reference: np.ndarray,
+                sample_rate: int) -> tuple[np.ndarray, np.ndarray]:
+    """The curve model as it ran in torch before inference went torch-free: (median dB, scale dB)."""
+    ckpt, front = model
+    t = prepare_audio(track, sample_rate, ckpt.features.sample_rate, MIN_DURATION_S, "track")
+    r = prepare_audio(reference, sample_rate, ckpt.features.sample_rate, MIN_DURATION_S, "reference")
+    with torch.inference_mode():
+        x = pair_input(front(torch.from_numpy(t), "track")[None], front(torch.from_numpy(r), "reference")[None],
+                       front.stats)
+        median, log_scale = ckpt.network(x)
+    return median[0].double().numpy(), torch.exp(log_scale[0]).double().numpy()
+
+
+def test_curves_equal_torchs_on_real_clips(torch_model) -> None:
+    clips = real_clips()
+    pairs = [(a, b) for a in clips for b in clips if a != b]
+    assert len(pairs) >= 2
+    for a, b in pairs:
+        (track, rate), (reference, _) = clips[a], clips[b]
+        median, scale = torch_curve(torch_model, track, reference, rate)
+        ours = predict_curve(track, reference, rate, restraint=0.0)
+        assert np.abs(ours.median_db - median).max() < TOLERANCE_DB, (a, b)
+        assert np.abs(ours.scale_db - scale).max() < TOLERANCE_DB, (a, b)
+        np.testing.assert_array_equal(ours.curve_db, ours.median_db)  # restraint 0: the median itself
+
+
+def test_segment_curves_equal_torchs(torch_model) -> None:
+    ckpt, front = torch_model
+    (track, rate), (reference, _) = (_read(AUDIO / "track.flac"), _read(AUDIO / "reference.flac"))
+    ours = predict_curve_segments(track, reference, rate, hop_s=1.5, segment_s=3.0, restraint=0.0)
+    hop_frames = ckpt.features.hop_ms / 1000.0
+    with torch.inference_mode():
+        r_stats = front(torch.from_numpy(reference), "reference")
+        power = front.mel_power(torch.from_numpy(track))
+        n = int(3.0 / hop_frames)
+        t_stats = torch.stack([band_stats(power[:, int(s / hop_frames):int(s / hop_frames) + n], front.stats,
+                                          front.features, check=False) for s in ours.times_s])
+        median, log_scale = ckpt.network(pair_input(t_stats, r_stats.expand(len(t_stats), -1, -1), front.stats))
+    assert len(ours.times_s) == 4
+    assert np.abs(ours.curve_db - median.double().numpy()).max() < TOLERANCE_DB
+    assert np.abs(ours.scale_db - torch.exp(log_scale).double().numpy()).max() < TOLERANCE_DB
+
+
+def test_the_front_ends_agree_frame_by_frame(torch_model) -> None:
+    """Mel power to float32 FFT rounding; the band statistics of the same power to 1e-4 dB."""
+    _, front = torch_model
+    model = load_curve_model()
+    audio, _ = _read(AUDIO / "reference.flac")
+    theirs = front.mel_power(torch.from_numpy(audio)).numpy()
+    ours = mel_power(audio, model.features, model.bank)
+    assert ours.shape == theirs.shape == (128, len(audio) // model.features.hop_length + 1)
+    loud = theirs > theirs.max() * 1e-6
+    np.testing.assert_allclose(ours[loud], theirs[loud], rtol=1e-4)
+    stats = band_stats(torch.from_numpy(theirs), front.stats, front.features).numpy()
+    assert np.abs(numpy_stats.band_stats(theirs, model.stats, model.features) - stats).max() < TOLERANCE_DB
+
+
+def test_a_louder_or_quieter_pair_gives_the_same_curve() -> None:
+    (track, rate), (reference, _) = (_read(AUDIO / "track.flac"), _read(AUDIO / "reference.flac"))
+    base = predict_curve(track, reference, rate).curve_db
+    for gain_t, gain_r in ((2.0, 1.0), (1.0, 0.25), (0.5, 3.0)):
+        moved = predict_curve(track * gain_t, reference * gain_r, rate).curve_db
+        assert np.abs(moved - base).max() < 1e-3
+
+
+@pytest.mark.parametrize("case", ["mostly silence", "steady noise", "too short", "silent"])
+def test_refusals_are_torchs(torch_model, case: str) -> None:
+    rate = 44100
+    music, _ = _read(AUDIO / "reference.flac")
+    if case == "mostly silence":
+        bad = np.zeros(10 * rate, np.float32)
+        bad[:rate // 2] = music[:rate // 2]
+    elif case == "steady noise":
+        bad = 0.1 * np.random.default_rng(5).standard_normal(5 * rate).astype(np.float32)
+    elif case == "too short":
+        bad = music[:rate // 2]
+    else:
+        bad = np.zeros(3 * rate, np.float32)
+    with pytest.raises(AudioInputError) as theirs:
+        torch_curve(torch_model, music, bad, rate)
+    with pytest.raises(AudioInputError) as ours:
+        predict_curve(music, bad, rate)
+    assert str(ours.value) == str(theirs.value) and "reference" in str(ours.value)
+
+
+def test_gelu_and_layer_norm_are_torchs() -> None:
+    x = np.linspace(-12.0, 12.0, 20001, dtype=np.float32)
+    expected = torch.nn.functional.gelu(torch.from_numpy(x)).numpy()
+    assert np.abs(numpy_network.gelu(x) - expected).max() < 1e-6
+    assert max(abs(float(numpy_network._erf(np.array(v))) - math.erf(v)) for v in np.linspace(-6, 6, 1201)) < 2e-7
+    h = np.random.default_rng(0).standard_normal((3, 768)).astype(np.float32) * 5 + 2
+    w, b = np.linspace(0.5, 1.5, 768, dtype=np.float32), np.linspace(-1, 1, 768, dtype=np.float32)
+    ln = torch.nn.functional.layer_norm(torch.from_numpy(h), (768,), torch.from_numpy(w), torch.from_numpy(b), 1e-5)
+    np.testing.assert_allclose(numpy_network.layer_norm(h, w, b), ln.numpy(), atol=1e-5)
+
+
+def test_the_arrays_are_made_beside_the_checkpoint_and_remade_when_it_changes(tmp_path: Path) -> None:
+    pt = tmp_path / "curve.pt"
+    shutil.copyfile(CURVE_CHECKPOINT, pt)
+    first = load_weights(pt)
+    npz = arrays_path(pt)
+    assert npz == tmp_path / "curve.npz" and npz.is_file()
+    again = load_weights(pt)  # from the .npz now
+    for name, array in first.network.arrays.items():
+        np.testing.assert_array_equal(again.network.arrays[name], array)
+    ckpt = load_curve_checkpoint(pt)
+    for name, tensor in ckpt.network.state_dict().items():
+        np.testing.assert_array_equal(again.network.arrays[name], tensor.numpy())
+    assert (again.features, again.stats, again.trained_on) == (ckpt.features, ckpt.stats, ckpt.trained_on)
+    # arrays recorded for another .pt (a new checkpoint landed): never used, made again
+    write_arrays(npz, replace(first, network=replace(first.network, arrays={
+        **first.network.arrays, "ratio_weight": np.float32(99.0)})), source_sha256="0" * 64)
+    assert float(load_weights(pt).network.arrays["ratio_weight"]) == float(ckpt.network.ratio_weight.detach())
+    with np.load(npz) as arrays:
+        assert json.loads(str(arrays[META_KEY]))["source_sha256"] == file_sha256(pt)
+
+
+def test_an_unwritable_arrays_path_still_predicts(tmp_path: Path, caplog) -> None:
+    pt = tmp_path / "curve.pt"
+    shutil.copyfile(CURVE_CHECKPOINT, pt)
+    arrays_path(pt).mkdir()  # a folder where the .npz would go: it can be neither read nor written
+    weights = load_weights(pt)
+    assert "cannot write" in caplog.text and weights.network.arrays["body.1.weight"].shape == (768, 15 * 128)
+
+
+def test_a_conv_network_is_refused_with_the_reason() -> None:
+    with pytest.raises(CheckpointError, match="'mlp'.*'conv'"):
+        numpy_network.MlpWeights(CurveNetConfig(arch="conv"), {})
+
+
+def test_a_curve_match_loads_neither_torch_nor_librosa_nor_scipy(tmp_path: Path) -> None:
+    pt = tmp_path / "curve.pt"
+    shutil.copyfile(CURVE_CHECKPOINT, pt)
+    load_weights(pt)  # the arrays exist, as after any first run
+    code = ("import sys\nfrom host.cli import main\n"
+            f"code = main(['match', {str(AUDIO / 'track.flac')!r}, {str(AUDIO / 'reference.flac')!r}, '--out', "
+            f"{str(tmp_path / 'out.flac')!r}, '--model', 'curve', '--checkpoint', {str(pt)!r}, '--no-clip'])\n"
+            "print(code, sorted({m.split('.')[0] for m in sys.modules} & {'torch', 'librosa', 'scipy', 'numba'}))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT)
+    assert out.stdout.strip().splitlines()[-1] == "0 []"
