@@ -18,7 +18,7 @@ import numpy as np
 from host.audio import write_audio_atomic
 from host.errors import OptionError
 from host.matching.pipeline import EXPLORE_MAX_RADIUS, EXPLORE_MAX_VARIANTS, read_pair, settings_from_values
-from host.paths import check_outputs
+from host.paths import check_outputs, outputs_together
 from host.plugins.render import PluginHost
 from model.atomic import atomic_path, write_json_atomic
 from model.profiles import PluginProfile, load_profile
@@ -124,23 +124,28 @@ def explore(track_path: Path | str, reference_path: Path | str, out_dir: Path | 
               "latent_center": variants.center.tolist()}
     jobs = [("match", variants.center_values, variants.center, 0.0)] + [
         (f"variant-{k:02d}", v, p, r) for k, (v, p, r) in enumerate(zip(variants.values, variants.points, variants.radii))]
-    paths = []
-    for stem, values, point, dist in jobs:
-        settings = settings_from_values(profile, values, host.parameter_indices, variants.checkpoint)
-        rendered = host.render(track.data, profile.clip(values))
-        wav = out / f"{stem}.wav"
-        write_audio_atomic(wav, rendered, track.sample_rate, subtype=subtype)
-        write_json_atomic(out / f"{stem}.json", settings.to_json(host.identity, output=str(wav),
-                                                                  latent=np.asarray(point).tolist(),
-                                                                  latent_distance=float(dist), **common))
-        paths.append(wav)
-    plot_path = None
-    if plot:
-        curves = ([host.magnitude_response_db(v) for v in np.vstack([variants.center_values[None], variants.values])]
-                  if profile.is_eq else None)
-        plot_path = plot_explore(out / "explore.png", profile, variants.center_values, variants.values,
-                                 variants.center, variants.points, radius, curves, track.sample_rate,
-                                 f"{profile.display_name}: {n} variants within {radius:g} of the match")
+    finals = [out / f"{stem}{ext}" for stem, *_ in jobs for ext in (".wav", ".json")]
+    finals += [out / "explore.png"] if plot else []
+    paths, plot_path = [], None
+    with outputs_together(finals) as temporaries:  # every output, or none of them (a full disk, a kill)
+        temp = dict(zip(finals, temporaries))
+        for stem, values, point, dist in jobs:
+            settings = settings_from_values(profile, values, host.parameter_indices, variants.checkpoint)
+            rendered = host.render(track.data, profile.clip(values))
+            wav = out / f"{stem}.wav"
+            write_audio_atomic(temp[wav], rendered, track.sample_rate, subtype=subtype,
+                               format=wav.suffix.lstrip(".").upper())
+            write_json_atomic(temp[out / f"{stem}.json"], settings.to_json(
+                host.identity, output=str(wav), latent=np.asarray(point).tolist(), latent_distance=float(dist),
+                **common))
+            paths.append(wav)
+        if plot:
+            curves = ([host.magnitude_response_db(v) for v in np.vstack([variants.center_values[None], variants.values])]
+                      if profile.is_eq else None)
+            plot_explore(temp[out / "explore.png"], profile, variants.center_values, variants.values,
+                         variants.center, variants.points, radius, curves, track.sample_rate,
+                         f"{profile.display_name}: {n} variants within {radius:g} of the match")
+            plot_path = out / "explore.png"
     log.info("explore: wrote %d variants of %s to %s", n, profile.name, out)
     return ExploreResult(profile.name, out, tuple(paths[1:]),
                          tuple(profile.values_dict(profile.clip(v)) for v in variants.values),

@@ -11,7 +11,7 @@ from __future__ import annotations
 import functools
 import logging
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Protocol, Sequence
 
@@ -207,6 +207,20 @@ class HandlerContext:
     submit: Callable[[ClientAddress, int, Callable[[], None]], None]  # run a client's slow work (may raise
     #                                                                       OscRequestError: busy)
     on_match: Callable[[MatchReply], None] | None = None  # e.g. a live MIDI output
+    midi_written: set[Path] = field(default_factory=set)  # MIDI files this server wrote
+
+
+def midi_path(ctx: HandlerContext, request_id: int) -> Path:
+    """``<midi_dir>/eqbridge-<id>.mid``, or, where a file of that name exists that this server did not write
+    (an earlier session's, or a user's), the first free ``eqbridge-<id>-<k>.mid``: nothing is replaced that the
+    server does not own."""
+    assert ctx.config.midi_dir is not None
+    path = ctx.config.midi_dir / f"eqbridge-{request_id}.mid"
+    k = 2
+    while path.exists() and path not in ctx.midi_written:
+        path = ctx.config.midi_dir / f"eqbridge-{request_id}-{k}.mid"
+        k += 1
+    return path
 
 
 def _reply_error(ctx: HandlerContext, client: ClientAddress, request_id: int, message: str) -> None:
@@ -267,7 +281,8 @@ def run_match(ctx: HandlerContext, client: ClientAddress, request_id: int,
         ctx.send(client, packet)
     result = MatchReply(request_id, values, norms, lanes)
     if ctx.config.midi_dir is not None and ctx.config.cc_map is not None:
-        path = ctx.config.midi_dir / f"eqbridge-{request_id}.mid"
+        path = midi_path(ctx, request_id)
+        ctx.midi_written.add(path)
         write_midi_file(result.lanes, ctx.config.cc_map, path, track_name=f"eqbridge {request_id}")
         log.info("request %d: wrote %s", request_id, path)
     ctx.send(client, done_message(request_id))

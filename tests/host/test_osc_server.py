@@ -123,6 +123,18 @@ def test_match_files_happy_path(server, bounce_dir: Path) -> None:
     assert not [p for p in midi_dir.iterdir() if p.suffix != ".mid"]  # no temporary file left behind
 
 
+def test_a_midi_file_the_server_did_not_write_is_never_replaced(server, bounce_dir: Path) -> None:
+    client, midi_dir = server
+    users = midi_dir / "eqbridge-23.mid"
+    users.write_bytes(b"the user's own file")
+    for _ in range(2):  # the second match of the same id replaces the server's own file, not the user's
+        client.send("/eqbridge/match", 23, str(bounce_dir / "track.flac"), str(bounce_dir / "reference.flac"))
+        assert client.until_done(23)[-1].address == "/eqbridge/done"
+    assert users.read_bytes() == b"the user's own file"
+    assert sorted(p.name for p in midi_dir.glob("eqbridge-23*")) == ["eqbridge-23-2.mid", "eqbridge-23.mid"]
+    assert mido.MidiFile(midi_dir / "eqbridge-23-2.mid").tracks
+
+
 def test_every_bad_request_is_answered_with_an_error(server, bounce_dir: Path, tmp_path: Path) -> None:
     client, _ = server
     outside = tmp_path / "outside.flac"
