@@ -4,8 +4,8 @@ The public API host/ uses: the names below (``from model import predict``), reso
 importing the package or a light module does not load PyTorch; and the torch-free modules
 ``model.profiles`` (the parameter space the model predicts and each plugin's mapping of it),
 ``model.errors``, ``model.atomic``, ``model.config``, ``model.manifest`` (the dataset manifest schema),
-``model.curve.response`` (how the front end sees a filter, NumPy only) and ``model.mel_scale`` (the Slaney mel
-filterbank, NumPy only). tests/test_architecture.py checks both rules.
+``model.curve.response`` (how the front end sees a filter, NumPy only), ``model.mel_scale`` (the Slaney mel
+filterbank, NumPy only) and ``model.digest`` (a file's SHA-256). tests/test_architecture.py checks both rules.
 """
 
 from __future__ import annotations
@@ -39,7 +39,7 @@ _EXPORTS = {"Prediction": ("inference", "Prediction"), "SegmentPredictions": ("i
             "ClipStats": ("curve.features", "ClipStats"), "FileSegments": ("curve.data", "FileSegments"),
             "write_curve_data": ("curve.data", "write_curve_data"), "load_curve_data": ("curve.data", "load_curve_data")}
 PUBLIC_MODULES = ("model", "model.profiles", "model.errors", "model.atomic", "model.config", "model.manifest",
-                  "model.curve.response", "model.curve.restraint", "model.mel_scale")
+                  "model.curve.response", "model.curve.restraint", "model.mel_scale", "model.digest")
 __all__ = sorted(_EXPORTS)
 
 

@@ -9,7 +9,6 @@ lists present, is finished: a rerun skips it, so a killed run resumes where it s
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import math
@@ -34,6 +33,7 @@ from host.processes import end_with_parent
 from host.spectrum import log_mel_spectrum_db, shared_fmax_hz, tonal_rms_db
 from model.atomic import atomic_path, remove_stale_temporaries, write_json_atomic
 from model.curve.restraint import DEFAULT_RESTRAINT
+from model.digest import file_sha256
 from model.profiles import PluginProfile, load_profile
 
 if TYPE_CHECKING:
@@ -81,14 +81,6 @@ class ApplyConfig:
                 "max_gain_db": self.max_gain_db, "no_clip": self.no_clip, "refine_s": float(self.refine_s), "model": self.model,
                 "restraint": float(self.restraint),
                 "checkpoint": str(Path(self.checkpoint).resolve()) if self.checkpoint else None}
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def list_stems(stems_dir: Path) -> list[Path]:
@@ -207,7 +199,7 @@ def _finished_record(stem: Path, out_dir: Path, run_key: dict) -> dict | None:
     if record.get("settings_version") != SETTINGS_VERSION or record.get("run") != run_key:
         log.info("redoing %s: it was made with other options", stem.name)
         return None
-    if record.get("input_sha256") != _sha256(stem):
+    if record.get("input_sha256") != file_sha256(stem):
         log.info("redoing %s: the stem changed since it was made", stem.name)
         return None
     missing = [f for f in record.get("files", {}).values() if not (out_dir / f).is_file()]
@@ -364,7 +356,7 @@ class StemApplier:
             amount_percent=cfg.amount_percent, max_gain_db=cfg.max_gain_db, no_clip=cfg.no_clip,
             units={p.name: p.unit for p in profile.parameters},
             predicted_values=profile.values_dict(predicted), gain_changes=[vars(c) for c in changes],
-            stem=str(job.stem), input_sha256=_sha256(job.stem), reference=str(job.reference),
+            stem=str(job.stem), input_sha256=file_sha256(job.stem), reference=str(job.reference),
             sample_rate=clip.sample_rate, channels=clip.channels, frames=clip.frames, subtype=clip.subtype,
             format=clip.format, metrics=metrics, notes=notes, plugin_state=state,
             files={"audio": outs["audio"].name, "plot": outs["plot"].name, "plugin_state": state_path.name})
@@ -480,7 +472,7 @@ def apply_stems(reference: Path | str, stems_dir: Path | str, out_dir: Path | st
         est = estimate_clips(mix, ref_clip, config.match_options(profile), refiner)
         shared_values, shared_ckpt = tuple(float(v) for v in est.values), est.checkpoint
         log.info("shared settings from the sum of %d stems: %s", len(stems), profile.values_dict(est.values))
-    run_key = config.run_key() | {"reference_sha256": _sha256(reference)}
+    run_key = config.run_key() | {"reference_sha256": file_sha256(reference)}
     if shared_values is not None:
         run_key["shared_values"] = list(shared_values)
     results: dict[str, StemResult] = {}

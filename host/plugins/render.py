@@ -20,6 +20,7 @@ from typing import Iterator
 import numpy as np
 
 from host.errors import AudioInputError, PluginNotFoundError, ProfileError
+from model.digest import file_sha256
 from model.profiles import PluginProfile, load_profile
 
 log = logging.getLogger(__name__)
@@ -64,8 +65,8 @@ def find_plugin_file(profile: PluginProfile) -> Path:
 
 
 @functools.lru_cache(maxsize=None)
-def _file_sha256(path: str) -> str:
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+def _file_sha256(path: str) -> str:  # a plugin binary is hashed once per process
+    return file_sha256(path)
 
 
 @functools.lru_cache(maxsize=None)

@@ -10,7 +10,6 @@ runs with an old ``.npz``.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import zipfile
@@ -24,6 +23,7 @@ from model.config import FeatureConfig
 from model.curve.network_config import CurveNetConfig
 from model.curve.numpy_network import MlpWeights
 from model.curve.stats_config import StatsConfig
+from model.digest import file_sha256
 from model.errors import CheckpointError
 
 log = logging.getLogger(__name__)
@@ -48,14 +48,6 @@ class CurveWeights:
 def arrays_path(checkpoint: Path) -> Path:
     """Where the arrays of ``checkpoint`` live: beside it, ``.npz`` for ``.pt``."""
     return checkpoint.with_suffix(".npz")
-
-
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def load_weights(checkpoint: Path) -> CurveWeights:
