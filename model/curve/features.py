@@ -10,11 +10,13 @@ quieter clip gives the same input (to float rounding, ~1e-5 dB): loudness cannot
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 
 from model.config import FeatureConfig
-from model.curve.stats_config import AMIN, LEVEL_FLOOR_DB, StatsConfig  # shared with the NumPy twin (numpy_stats)
-from model.errors import AudioInputError, ConfigError
+from model.curve import numpy_stats
+from model.curve.stats_config import AMIN, StatsConfig, check_not_steady, check_sound  # shared with numpy_stats
+from model.errors import ConfigError
 from model.features import MelSpectrogram
 
 
@@ -59,42 +61,29 @@ def band_stats(mel_power: torch.Tensor, config: StatsConfig = StatsConfig(),
     """
     active = active_frames(mel_power, config)
     active_s = float(active.sum()) * features.hop_ms / 1000.0
-    if check and active_s < config.min_active_s:
-        raise AudioInputError(f"{what} has only {active_s:.2f} s of sound above its noise floor; at least "
-                              f"{config.min_active_s:g} s is needed to measure its tonal balance")
+    if check:
+        check_sound(active_s, config, what)
     power = mel_power[:, active]
     level = 10.0 * torch.log10(power.clamp_min(AMIN))                               # (M, N)
     mean_level = 10.0 * torch.log10(power.mean(dim=1).clamp_min(AMIN))             # (M,)
     quantiles = torch.quantile(level, torch.tensor(config.quantiles, dtype=level.dtype), dim=1)  # (Q, M)
     spread = level.std(dim=1)                                                        # (M,)
     frame_level = 10.0 * torch.log10(power.sum(dim=0).clamp_min(AMIN))
-    if check and float(frame_level.std()) < config.noise_spread_db:
-        raise AudioInputError(f"{what} is steady noise: its level varies by {float(frame_level.std()):.2f} dB over "
-                              f"time (music and speech by several dB); give a music or speech reference")
+    if check:
+        check_not_steady(float(frame_level.std()), config, what)
     return torch.cat([mean_level[None], quantiles, spread[None]]).float()
 
 
 def normalize(stats: torch.Tensor, config: StatsConfig = StatsConfig()) -> torch.Tensor:
-    """(..., S, M) -> the same with the clip's total mel level (dB) subtracted from the level channels, which
-    are then floored at LEVEL_FLOOR_DB."""
-    mean_level = stats[..., 0, :].double()
-    total_db = 10.0 * torch.log10(torch.pow(10.0, mean_level / 10.0).sum(dim=-1, keepdim=True))  # (..., 1)
-    shift = torch.zeros_like(stats, dtype=torch.float64)
-    shift[..., :config.n_level, :] = total_db.unsqueeze(-2)
-    out = stats.double() - shift
-    # Bands this far below the clip's total hold no signal (digital silence above a lossy file's cut-off): an
-    # EQ cannot move them, so training (which adds curves to cached statistics) and inference both floor them.
-    out[..., :config.n_level, :] = out[..., :config.n_level, :].clamp_min(LEVEL_FLOOR_DB)
-    return out.float()
+    """:func:`model.curve.numpy_stats.normalize` on a tensor (one definition for training and inference)."""
+    return torch.from_numpy(numpy_stats.normalize(stats.detach().numpy(), config))
 
 
 def pair_input(track: torch.Tensor, reference: torch.Tensor, config: StatsConfig = StatsConfig()) -> torch.Tensor:
-    """Normalized stats (B, S, M) of track and reference -> network input (B, C, M): both, their level
-    differences, and the band position (0..1)."""
-    t, r = normalize(track, config), normalize(reference, config)
-    n_bands = t.shape[-1]
-    position = torch.linspace(0.0, 1.0, n_bands, dtype=t.dtype).expand(t.shape[0], 1, n_bands)
-    return torch.cat([t, r, r[:, :config.n_level] - t[:, :config.n_level], position], dim=1)
+    """:func:`model.curve.numpy_stats.pair_input` on tensors: normalized stats (B, S, M) of track and reference
+    -> network input (B, C, M)."""
+    return torch.from_numpy(np.ascontiguousarray(numpy_stats.pair_input(
+        track.detach().numpy(), reference.detach().numpy(), config)))
 
 
 def n_input_channels(config: StatsConfig = StatsConfig()) -> int:

@@ -1,5 +1,6 @@
-"""The NumPy twin of model.curve.features for torch-free inference: the same gated per-band statistics, the
-same normalization and network input, the same refusals (mostly silence, steady noise) with the same messages.
+"""The NumPy twin of model.curve.features for torch-free inference: the same gated per-band statistics and the
+same refusals (mostly silence, steady noise; one definition in model.curve.stats_config); the normalization and
+network input are defined here only (model.curve.features wraps them for training).
 
 Training stays on the torch module; both take their settings from model.config.FeatureConfig and
 model.curve.stats_config, and tests/model/test_numpy_inference.py checks they agree on real clips.
@@ -10,8 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from model.config import FeatureConfig
-from model.curve.stats_config import AMIN, LEVEL_FLOOR_DB, StatsConfig
-from model.errors import AudioInputError
+from model.curve.stats_config import AMIN, LEVEL_FLOOR_DB, StatsConfig, check_not_steady, check_sound
 
 
 def _db(power: np.ndarray) -> np.ndarray:
@@ -34,18 +34,16 @@ def band_stats(mel_power: np.ndarray, config: StatsConfig = StatsConfig(),
     """
     active = active_frames(mel_power, config)
     active_s = float(active.sum()) * features.hop_ms / 1000.0
-    if check and active_s < config.min_active_s:
-        raise AudioInputError(f"{what} has only {active_s:.2f} s of sound above its noise floor; at least "
-                              f"{config.min_active_s:g} s is needed to measure its tonal balance")
+    if check:
+        check_sound(active_s, config, what)
     power = mel_power[:, active]
     level = _db(power)                                                             # (M, N)
     mean_level = _db(power.mean(axis=1, dtype=np.float32))                         # (M,)
     quantiles = np.quantile(level, config.quantiles, axis=1).astype(np.float32)    # (Q, M)
     spread = level.std(axis=1, ddof=1)                                             # (M,)
     frame_level = _db(power.sum(axis=0))
-    if check and float(frame_level.std(ddof=1)) < config.noise_spread_db:
-        raise AudioInputError(f"{what} is steady noise: its level varies by {float(frame_level.std(ddof=1)):.2f} dB "
-                              f"over time (music and speech by several dB); give a music or speech reference")
+    if check:
+        check_not_steady(float(frame_level.std(ddof=1)), config, what)
     return np.concatenate([mean_level[None], quantiles, spread[None]]).astype(np.float32)
 
 
@@ -55,6 +53,8 @@ def normalize(stats: np.ndarray, config: StatsConfig = StatsConfig()) -> np.ndar
     out = np.asarray(stats, dtype=np.float64).copy()
     total_db = 10.0 * np.log10(np.power(10.0, out[..., 0, :] / 10.0).sum(axis=-1, keepdims=True))  # (..., 1)
     levels = out[..., :config.n_level, :] - total_db[..., None, :]
+    # Bands this far below the clip's total hold no signal (digital silence above a lossy file's cut-off): an
+    # EQ cannot move them, so training (which adds curves to cached statistics) and inference both floor them.
     out[..., :config.n_level, :] = np.maximum(levels, LEVEL_FLOOR_DB)
     return out.astype(np.float32)
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any, Mapping
 
-from model.errors import ConfigError
+from model.errors import AudioInputError, ConfigError
 
 AMIN = 1e-10  # power floor before the log (-100 dB)
 LEVEL_FLOOR_DB = -80.0  # normalized band levels are floored here (relative to the clip's total mel level)
@@ -44,3 +44,17 @@ class StatsConfig:
     @classmethod
     def from_dict(cls, raw: Mapping[str, Any]) -> "StatsConfig":
         return cls(**{**raw, "quantiles": tuple(raw["quantiles"])})
+
+
+def check_sound(active_s: float, config: StatsConfig, what: str) -> None:
+    """Raises AudioInputError for a clip with under ``min_active_s`` of sound (mostly silence)."""
+    if active_s < config.min_active_s:
+        raise AudioInputError(f"{what} has only {active_s:.2f} s of sound above its noise floor; at least "
+                              f"{config.min_active_s:g} s is needed to measure its tonal balance")
+
+
+def check_not_steady(frame_level_std_db: float, config: StatsConfig, what: str) -> None:
+    """Raises AudioInputError for a clip whose broadband level varies less than ``noise_spread_db`` (steady noise)."""
+    if frame_level_std_db < config.noise_spread_db:
+        raise AudioInputError(f"{what} is steady noise: its level varies by {frame_level_std_db:.2f} dB over time "
+                              f"(music and speech by several dB); give a music or speech reference")
