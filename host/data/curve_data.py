@@ -36,8 +36,9 @@ log = logging.getLogger(__name__)
 
 SAMPLE_RATE = 44100
 SEGMENT_RANGE_S = (1.5, 10.0)   # log-uniform segment lengths: 2 s dataset rows up to whole short clips
-SEGMENTS_PER_S = 0.25           # one segment per 4 s of audio...
-SEGMENTS_PER_FILE = (6, 48)     # ...within these bounds
+SEGMENTS_PER_S = 1.0            # one segment per second of audio...
+SEGMENTS_PER_FILE = (12, 48)    # ...within these bounds. A 24 s speech clip gave 6 at one per 4 s, so the 37
+                                # training speech files made only 444 segments and speech pairs repeated
 CURVES_PER_PROFILE = 12000
 MAX_HOLDOUT = 16
 MAX_WORKERS = 64

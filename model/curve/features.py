@@ -44,10 +44,11 @@ class ClipStats(torch.nn.Module):
         return self.stats_of(self.mel_power(waveform), what)
 
 
-def active_frames(mel_power: torch.Tensor, config: StatsConfig) -> torch.Tensor:
-    """Boolean (frames,): frames within ``gate_db`` of the clip's loud frames (its 95th percentile)."""
+def active_frames(mel_power: torch.Tensor, config: StatsConfig, gate_db: float | None = None) -> torch.Tensor:
+    """Boolean (frames,): frames within ``gate_db`` (default ``config.gate_db``) of the clip's loud frames (its
+    95th percentile)."""
     frame_db = 10.0 * torch.log10(mel_power.sum(dim=0).clamp_min(AMIN))
-    return frame_db > torch.quantile(frame_db, 0.95) - config.gate_db
+    return frame_db > torch.quantile(frame_db, 0.95) - (config.gate_db if gate_db is None else gate_db)
 
 
 def band_stats(mel_power: torch.Tensor, config: StatsConfig = StatsConfig(),
@@ -63,14 +64,14 @@ def band_stats(mel_power: torch.Tensor, config: StatsConfig = StatsConfig(),
     active_s = float(active.sum()) * features.hop_ms / 1000.0
     if check:
         check_sound(active_s, config, what)
-    power = mel_power[:, active]
+        check_not_steady(float((10.0 * torch.log10(mel_power[:, active].sum(dim=0).clamp_min(AMIN))).std()), config, what)
+    measured = active if config.level_gate_db == config.gate_db else active_frames(mel_power, config,
+                                                                                      config.level_gate_db)
+    power = mel_power[:, measured]
     level = 10.0 * torch.log10(power.clamp_min(AMIN))                               # (M, N)
     mean_level = 10.0 * torch.log10(power.mean(dim=1).clamp_min(AMIN))             # (M,)
     quantiles = torch.quantile(level, torch.tensor(config.quantiles, dtype=level.dtype), dim=1)  # (Q, M)
     spread = level.std(dim=1)                                                        # (M,)
-    frame_level = 10.0 * torch.log10(power.sum(dim=0).clamp_min(AMIN))
-    if check:
-        check_not_steady(float(frame_level.std()), config, what)
     return torch.cat([mean_level[None], quantiles, spread[None]]).float()
 
 

@@ -18,10 +18,11 @@ def _db(power: np.ndarray) -> np.ndarray:
     return 10.0 * np.log10(np.maximum(power, np.float32(AMIN)))
 
 
-def active_frames(mel_power: np.ndarray, config: StatsConfig) -> np.ndarray:
-    """Boolean (frames,): frames within ``gate_db`` of the clip's loud frames (its 95th percentile)."""
+def active_frames(mel_power: np.ndarray, config: StatsConfig, gate_db: float | None = None) -> np.ndarray:
+    """Boolean (frames,): frames within ``gate_db`` (default ``config.gate_db``) of the clip's loud frames (its
+    95th percentile)."""
     frame_db = _db(mel_power.sum(axis=0))
-    return frame_db > np.quantile(frame_db, 0.95) - config.gate_db
+    return frame_db > np.quantile(frame_db, 0.95) - (config.gate_db if gate_db is None else gate_db)
 
 
 def band_stats(mel_power: np.ndarray, config: StatsConfig = StatsConfig(),
@@ -36,14 +37,14 @@ def band_stats(mel_power: np.ndarray, config: StatsConfig = StatsConfig(),
     active_s = float(active.sum()) * features.hop_ms / 1000.0
     if check:
         check_sound(active_s, config, what)
-    power = mel_power[:, active]
+        check_not_steady(float(_db(mel_power[:, active].sum(axis=0)).std(ddof=1)), config, what)
+    measured = active if config.level_gate_db == config.gate_db else active_frames(mel_power, config,
+                                                                                      config.level_gate_db)
+    power = mel_power[:, measured]
     level = _db(power)                                                             # (M, N)
     mean_level = _db(power.mean(axis=1, dtype=np.float32))                         # (M,)
     quantiles = np.quantile(level, config.quantiles, axis=1).astype(np.float32)    # (Q, M)
     spread = level.std(axis=1, ddof=1)                                             # (M,)
-    frame_level = _db(power.sum(axis=0))
-    if check:
-        check_not_steady(float(frame_level.std(ddof=1)), config, what)
     return np.concatenate([mean_level[None], quantiles, spread[None]]).astype(np.float32)
 
 

@@ -11,7 +11,7 @@ from scipy import signal
 
 from host.plugins.filters import BandSetting, band_sos
 from model import CurveTrainConfig, train_curve
-from model.curve.data import FileSegments, PairSampler, load_curve_data, write_curve_data
+from model.curve.data import SPEECH_SHARE, FileSegments, PairSampler, _source_weights, load_curve_data, write_curve_data
 from model.curve.features import ClipStats, normalize, pair_input
 from model.curve.network import CurveNetConfig
 from model.curve.response import mel_gain_db, response_grid_hz
@@ -110,6 +110,17 @@ def test_pairs_are_a_function_of_seed_and_step(curve_data: Path) -> None:
     for x, y in zip(a.batch(3, 16), b.batch(3, 16)):
         assert np.array_equal(x, y)
     assert not np.array_equal(a.batch(3, 16)[2], a.batch(4, 16)[2])
+
+
+def test_speech_gets_its_share_and_music_sources_weigh_alike() -> None:
+    files = ([FileSegments(f"s{i}", "speech", "speech", f"s{i}", "train", 0, 2) for i in range(3)]
+             + [FileSegments(f"a{i}", "soundtrack", "music", f"a{i}", "train", 0, 2) for i in range(70)]
+             + [FileSegments(f"b{i}", "loops", "music", f"b{i}", "train", 0, 2) for i in range(5)])
+    w = _source_weights(files)
+    assert w[:3].sum() == pytest.approx(SPEECH_SHARE)
+    assert w[3:73].sum() == pytest.approx(w[73:].sum()) == pytest.approx((1 - SPEECH_SHARE) / 2)
+    music_only = _source_weights(files[3:])
+    assert music_only[:70].sum() == pytest.approx(0.5)
 
 
 def test_pair_input_does_not_see_the_reference_level(curve_data: Path) -> None:
