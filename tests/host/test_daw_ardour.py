@@ -1,0 +1,132 @@
+"""`eqbridge push --daw ardour` against a real headless Ardour (one session for the module), read back from
+Ardour's own OSC surface; and every bad input refused with one line before anything is set."""
+
+from __future__ import annotations
+
+import json
+import socket
+from pathlib import Path
+
+import pytest
+
+from host.cli import main
+from host.daw.ardour import ArdourSurface
+from host.matching.pipeline import settings_from_values
+from model.profiles import PROFILES_DIR, load_profile
+from tests.host.ardour_harness import build_session, start_ardour
+from tests.plugins import with_values
+
+ZAMEQ2 = load_profile("zameq2")
+
+
+@pytest.fixture(scope="module")
+def ardour(tmp_path_factory):
+    session = build_session(tmp_path_factory.mktemp("ardour"))
+    running = start_ardour(session)
+    try:
+        yield running
+    finally:
+        running.stop()
+
+
+def read_values(ardour, plugin: int = 1) -> dict[str, float]:
+    with ArdourSurface(port=ardour.port) as surface:
+        return {p.name: p.value for p in surface.descriptors(1, plugin)}
+
+
+def settings_file(folder: Path, values: dict[str, float], plugin: str = "zameq2", name: str = "s.json") -> Path:
+    """A settings JSON of the shape `match --settings-out` writes."""
+    profile = load_profile(plugin) if not plugin.endswith(".json") else load_profile(plugin)
+    record = settings_from_values(profile, profile.values_from_dict(values), tuple(range(profile.n_params)),
+                                  "test").to_json()
+    record["values"] = values  # unclipped, as a hand-edited file could hold
+    record["plugin"] = plugin
+    path = folder / name
+    path.write_text(json.dumps(record))
+    return path
+
+
+def push(capsys, *args: str) -> tuple[int, str, str]:
+    code = main(["push", *args])
+    out = capsys.readouterr()
+    return code, out.out, out.err
+
+
+def zameq2_values(**named: float) -> dict[str, float]:
+    return ZAMEQ2.values_dict(with_values(ZAMEQ2, **named))
+
+
+def test_push_sets_every_parameter_by_name_and_the_fixed_ones(ardour, tmp_path, capsys) -> None:
+    with ArdourSurface(port=ardour.port) as surface:  # a master gain the push must put back (a fixed parameter)
+        index = {p.name: p.index for p in surface.descriptors(1, 1)}["Master Gain"]
+        surface.set_parameter(1, 1, index, 5.0)
+    values = zameq2_values(low_gain_db=-4.5, low_freq_hz=120.0, peak1_gain_db=3.25, peak1_freq_hz=800.0,
+                           peak1_bw_oct=1.5, peak2_gain_db=-7.0, peak2_freq_hz=4000.0, high_gain_db=2.0)
+    code, out, err = push(capsys, str(settings_file(tmp_path, values)), "--daw", "ardour", "--port", str(ardour.port),
+                          "--strip", "1", "--plugin", "1")
+    assert code == 0, err
+    assert "0 clipped, all confirmed by reading back" in out
+    now = read_values(ardour)
+    for spec in ZAMEQ2.parameters:
+        assert now[spec.plugin_name] == pytest.approx(values[spec.name], rel=1e-6), spec.name
+    assert now["Master Gain"] == 0.0 and now["Peaks ON"] == 0.0
+
+
+def test_a_value_outside_the_plugins_range_is_clipped_and_reported(ardour, tmp_path, capsys) -> None:
+    code, out, err = push(capsys, str(settings_file(tmp_path, zameq2_values(peak1_gain_db=30.0))), "--daw", "ardour",
+                          "--port", str(ardour.port))
+    assert code == 0, err
+    assert "clipped: peak1_gain_db 30 -> 20" in out
+    assert read_values(ardour)["Boost/Cut 1"] == 20.0  # ZamEQ2's own maximum, as Ardour reads it back
+
+
+def test_a_plugin_that_is_not_the_profiles_is_refused_naming_both(ardour, tmp_path, capsys) -> None:
+    before = read_values(ardour, plugin=2)
+    code, _, err = push(capsys, str(settings_file(tmp_path, zameq2_values(peak1_gain_db=6.0))), "--daw", "ardour",
+                        "--port", str(ardour.port), "--plugin", "2")
+    assert code == 1 and len(err.splitlines()) == 1
+    assert "'ZamComp'" in err and "'zameq2'" in err and "'zamcomp'" in err
+    assert read_values(ardour, plugin=2) == before
+
+
+@pytest.mark.parametrize("option, value, expected", [("--strip", "9", "has no strip 9; its strips: 1 'track'"),
+                                                     ("--plugin", "5", "has no plugin 5; its plugins: 1 'ZamEQ2', 2 'ZamComp'")])
+def test_no_such_strip_or_plugin(ardour, tmp_path, capsys, option, value, expected) -> None:
+    code, _, err = push(capsys, str(settings_file(tmp_path, zameq2_values())), "--daw", "ardour",
+                        "--port", str(ardour.port), option, value)
+    assert code == 1 and expected in err
+
+
+def test_a_renamed_parameter_is_an_error_and_sets_nothing(ardour, tmp_path, capsys) -> None:
+    raw = json.loads((PROFILES_DIR / "zameq2.json").read_text())
+    raw["parameters"][0]["plugin_name"] = "Boost/Cut Low"  # as if another build of ZamEQ2 renamed it
+    profile = tmp_path / "zameq2-renamed.json"
+    profile.write_text(json.dumps(raw))
+    before = read_values(ardour)
+    code, _, err = push(capsys, str(settings_file(tmp_path, zameq2_values(peak1_gain_db=-9.0), plugin=str(profile))),
+                        "--daw", "ardour", "--port", str(ardour.port))
+    assert code == 1 and "no parameter(s) ['Boost/Cut Low']" in err and "'Boost/Cut L'" in err
+    assert read_values(ardour) == before
+
+
+def test_settings_of_another_profile_are_refused(ardour, tmp_path, capsys) -> None:
+    lsp = load_profile("lsp-para-eq")
+    faust = settings_file(tmp_path, load_profile("faust-peq").values_dict(load_profile("faust-peq").default_values()),
+                          plugin="faust-peq", name="faust.json")
+    code, _, err = push(capsys, str(faust), "--daw", "ardour", "--port", str(ardour.port))
+    assert code == 1 and "profile 'faust-peq' has no Ardour mapping" in err
+    record = json.loads(faust.read_text()) | {"plugin": "zameq2", "values": lsp.values_dict(lsp.default_values())}
+    (tmp_path / "mixed.json").write_text(json.dumps(record))
+    code, _, err = push(capsys, str(tmp_path / "mixed.json"), "--daw", "ardour", "--port", str(ardour.port))
+    assert code == 1 and "do not fit profile 'zameq2'" in err and "peak1_q" in err
+
+
+def test_an_ardour_that_does_not_answer_is_a_clear_error_after_the_timeout(tmp_path, capsys) -> None:
+    silent = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)  # bound, never answers
+    silent.bind(("127.0.0.1", 0))
+    try:
+        code, _, err = push(capsys, str(settings_file(tmp_path, zameq2_values())), "--daw", "ardour",
+                            "--port", str(silent.getsockname()[1]), "--timeout-seconds", "0.3")
+    finally:
+        silent.close()
+    assert code == 1 and "Ardour did not answer /strip/list" in err and "within 0.3 s" in err
