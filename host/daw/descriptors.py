@@ -24,7 +24,7 @@ MAX_TIMEOUT_S = 60.0  # the longest --timeout-seconds a push accepts
 class PushSettings:
     """The settings a match wrote (``match --settings-out``): a profile and its physical values."""
 
-    path: Path
+    source: str               # where the settings came from (a file, or a bridge request), for messages
     profile: PluginProfile
     values: dict[str, float]  # profile parameter name -> physical value, every parameter present
 
@@ -109,7 +109,7 @@ def read_settings(path: Path | str) -> PushSettings:
            or not math.isfinite(v)]
     if bad:
         raise ProfileError(f"{path}: values {bad} are not finite numbers")
-    return PushSettings(path, profile, {n: float(values[n]) for n in profile.parameter_names})
+    return PushSettings(str(path), profile, {n: float(values[n]) for n in profile.parameter_names})
 
 
 def _daw_map(path: Path = DAW_MAP_PATH) -> dict:

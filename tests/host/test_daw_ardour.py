@@ -4,6 +4,7 @@ Ardour's own OSC surface; and every bad input refused with one line before anyth
 from __future__ import annotations
 
 import json
+import shutil
 import socket
 from pathlib import Path
 
@@ -12,6 +13,7 @@ import pytest
 from host.cli import main
 from host.daw.ardour import ArdourSurface
 from host.matching.pipeline import settings_from_values
+from host.osc.client import EqbridgeClient, start_server, stop_server
 from model.profiles import PROFILES_DIR, load_profile
 from tests.host.ardour_harness import build_session, start_ardour
 from tests.plugins import with_values
@@ -130,3 +132,48 @@ def test_an_ardour_that_does_not_answer_is_a_clear_error_after_the_timeout(tmp_p
     finally:
         silent.close()
     assert code == 1 and "Ardour did not answer /strip/list" in err and "within 0.3 s" in err
+
+
+ROOT = Path(__file__).resolve().parents[2]
+AUDIO = ROOT / "examples" / "audio"
+
+
+@pytest.fixture(scope="module")
+def bridge(ardour, tmp_path_factory):
+    """`eqbridge serve --plugin zameq2 --daw ardour:127.0.0.1:PORT`, replying to each sender's own port."""
+    bounces = tmp_path_factory.mktemp("bounces")
+    for name in ("track.flac", "reference.flac"):
+        shutil.copy(AUDIO / name, bounces / name)
+    proc, port = start_server(bounces, "--plugin", "zameq2", "--daw", f"ardour:127.0.0.1:{ardour.port}", cwd=ROOT)
+    client = EqbridgeClient(port=port, timeout_s=60.0)
+    try:
+        yield client, bounces
+    finally:
+        client.close()
+        stop_server(proc)
+
+
+def test_a_region_matched_through_the_bridge_lands_in_ardour(ardour, bridge) -> None:
+    client, bounces = bridge
+    client.send("/eqbridge/match_region", 7, str(bounces / "track.flac"), 1.0, 6.0, str(bounces / "reference.flac"),
+                1, 1)
+    msgs = client.until_done(7)
+    assert msgs[-1].address == "/eqbridge/done", msgs[-1].params
+    (settings,) = [dict(zip(m.params[1::2], m.params[2::2])) for m in msgs if m.address == "/eqbridge/settings"]
+    (pushed,) = [m.params for m in msgs if m.address == "/eqbridge/pushed"]
+    assert pushed == [7, 1, 1, ZAMEQ2.n_params + len(ZAMEQ2.fixed), 0]
+    assert [m.address for m in msgs].index("/eqbridge/pushed") < [m.address for m in msgs].index("/eqbridge/automation")
+    now = read_values(ardour)
+    for spec in ZAMEQ2.parameters:  # what Ardour holds is what the match answered
+        assert now[spec.plugin_name] == pytest.approx(settings[spec.name], rel=1e-5), spec.name
+
+
+def test_a_bridge_push_onto_the_wrong_plugin_is_an_error_reply(ardour, bridge) -> None:
+    client, bounces = bridge
+    before = read_values(ardour, plugin=2)
+    client.send("/eqbridge/match_region", 8, str(bounces / "track.flac"), 0.0, 0.0, str(bounces / "reference.flac"),
+                1, 2)
+    msgs = client.until_done(8)
+    assert msgs[-1].address == "/eqbridge/error" and "'ZamComp'" in msgs[-1].params[1]
+    assert "/eqbridge/pushed" not in [m.address for m in msgs]
+    assert read_values(ardour, plugin=2) == before
