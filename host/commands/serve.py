@@ -38,6 +38,7 @@ def _run(args: argparse.Namespace) -> int:
         checkpoint=Path(args.checkpoint) if args.checkpoint else None, model=args.model, restraint=args.restraint,
         midi_dir=Path(args.midi_dir) if args.midi_dir else None, midi_port=args.midi_port,
         threads=args.threads, automation_hop_s=args.automation_hop_seconds, daw=args.daw,
+        automation_dir=Path(args.automation_dir) if args.automation_dir else None,
         limits=ClipLimits(max_clip_s=args.max_clip_seconds, max_requests=args.max_requests,
                           ttl_s=args.clip_timeout_seconds),
     )
@@ -61,6 +62,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--restraint", type=float, default=0.5, metavar="K",
                         help="curve model: how far bands it is unsure of shrink toward flat, 0..4 (0 = its median as is; default 0.5)")
     parser.add_argument("--midi-dir", help="also write each match's automation as DIR/eqbridge-<id>.mid (CC lanes)")
+    parser.add_argument("--automation-dir", metavar="DIR",
+                        help="also write each match's automation as DIR/eqbridge-<id>.automation.json (the JSON "
+                             "examples/ardour_eqbridge_automation.lua writes onto Ardour's lanes)")
     parser.add_argument("--midi-port", help="also play each match's automation as CC on this MIDI output "
                                             "(needs python-rtmidi)")
     parser.add_argument("--automation-hop-seconds", type=_positive_float, default=2.0,

@@ -130,6 +130,11 @@ def ardour_entry(profile: PluginProfile) -> dict:
     return entry
 
 
+def daw_plugin_names(profile: PluginProfile) -> tuple[str, ...]:
+    """The plugin's names in Ardour, () where the profile has no Ardour entry."""
+    return tuple(_daw_map().get(profile.name, {}).get("ardour", {}).get("plugin_names", ()))
+
+
 def check_ardour_plugin(profile: PluginProfile, plugin_name: str, where: str) -> None:
     """Refuse a DAW plugin that is not the profile's, naming both (and the profile it does belong to)."""
     if plugin_name in ardour_entry(profile)["plugin_names"]:

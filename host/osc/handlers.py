@@ -24,7 +24,7 @@ from pythonosc.osc_packet import OscPacket, ParseError
 from host.daw.ardour import ArdourTarget, push_to_ardour
 from host.daw.descriptors import PushSettings
 from host.errors import AudioInputError, EqbridgeError, OscRequestError
-from host.matching.automation import AutomationLane, CcMap, automation_lanes, write_midi_file
+from host.matching.automation import AutomationLane, CcMap, automation_lanes, automation_record, write_midi_file
 from host.matching.pipeline import (EXPLORE_MAX_RADIUS, EXPLORE_MAX_VARIANTS, MatchOptions, match_audio, read_pair,
                                     segment_values)
 from host.matching.refine import RefineProcess
@@ -34,6 +34,7 @@ from host.osc.protocol import (NO_REQUEST_ID, ClientAddress, Packet, automation_
                                normalized_message, pack_bundles, pong_message, pushed_message, request_id_of,
                                settings_message,
                                variant_message)
+from model.atomic import write_json_atomic
 from model.curve.restraint import DEFAULT_RESTRAINT
 from model.profiles import PluginProfile
 
@@ -60,6 +61,8 @@ class ServeConfig:
     max_automation_segments: int = 256   # the hop grows on long tracks so a match stays bounded
     midi_dir: Path | None = None         # write <midi_dir>/eqbridge-<request_id>.mid per match
     daw: tuple[str, int] | None = None   # Ardour's OSC (host, port): /eqbridge/match_region pushes there
+    automation_dir: Path | None = None   # write <automation_dir>/eqbridge-<request_id>.automation.json per match
+    daw_plugin_names: tuple[str, ...] = ()  # the plugin's names in Ardour, written into the automation JSON
     cc_map: CcMap | None = None          # needed with midi_dir or a live MIDI output
     explore_checkpoint: Path | None = None  # bottlenecked controller for /explore; None: presets/controllers/<profile>.pt
 
@@ -234,7 +237,7 @@ class HandlerContext:
     submit: Callable[[ClientAddress, int, Callable[[], None]], None]  # run a client's slow work (may raise
     #                                                                       OscRequestError: busy)
     on_match: Callable[[MatchReply], None] | None = None  # e.g. a live MIDI output
-    midi_written: set[Path] = field(default_factory=set)  # MIDI files this server wrote
+    midi_written: set[Path] = field(default_factory=set)  # MIDI (and automation JSON) files this server wrote
 
 
 def midi_path(ctx: HandlerContext, request_id: int) -> Path:
@@ -242,10 +245,16 @@ def midi_path(ctx: HandlerContext, request_id: int) -> Path:
     (an earlier session's, or a user's), the first free ``eqbridge-<id>-<k>.mid``: nothing is replaced that the
     server does not own."""
     assert ctx.config.midi_dir is not None
-    path = ctx.config.midi_dir / f"eqbridge-{request_id}.mid"
+    return owned_path(ctx, ctx.config.midi_dir, request_id, ".mid")
+
+
+def owned_path(ctx: HandlerContext, folder: Path, request_id: int, suffix: str) -> Path:
+    """``folder/eqbridge-<id><suffix>``, or the first free ``eqbridge-<id>-<k><suffix>`` where a file of that
+    name exists that this server did not write."""
+    path = folder / f"eqbridge-{request_id}{suffix}"
     k = 2
     while path.exists() and path not in ctx.midi_written:
-        path = ctx.config.midi_dir / f"eqbridge-{request_id}-{k}.mid"
+        path = folder / f"eqbridge-{request_id}-{k}{suffix}"
         k += 1
     return path
 
@@ -315,6 +324,11 @@ def run_match(ctx: HandlerContext, client: ClientAddress, request_id: int,
         path = midi_path(ctx, request_id)
         ctx.midi_written.add(path)
         write_midi_file(result.lanes, ctx.config.cc_map, path, track_name=f"eqbridge {request_id}")
+        log.info("request %d: wrote %s", request_id, path)
+    if ctx.config.automation_dir is not None:
+        path = owned_path(ctx, ctx.config.automation_dir, request_id, ".automation.json")
+        ctx.midi_written.add(path)
+        write_json_atomic(path, automation_record(result.lanes, ctx.config.profile, ctx.config.daw_plugin_names))
         log.info("request %d: wrote %s", request_id, path)
     ctx.send(client, done_message(request_id))
     if ctx.on_match is not None:

@@ -129,3 +129,27 @@ def start_ardour(session: Path) -> RunningArdour:
     except BaseException:
         stop_process(proc)
         raise
+
+
+AUTOMATION_SCRIPT = Path(__file__).resolve().parents[2] / "examples" / "ardour_eqbridge_automation.lua"
+
+
+def run_automation_script(session: Path, json_path: Path, route: str = "track", plugin: int = 1,
+                          start_s: float = 0.0) -> tuple[dict[str, list[tuple[int, float]]], list[str]]:
+    """Run examples/ardour_eqbridge_automation.lua in Ardour on ``session`` (saved afterwards); returns every
+    point of that plugin's lanes as Ardour holds them (parameter name -> [(sample, value)]) and the errors the
+    script raised. subprocess.run's timeout kills the process by its PID if it hangs."""
+    result = subprocess.run([ardour_lua(), str(SESSION_SCRIPT), "automation", str(session), SESSION_NAME,
+                             str(AUTOMATION_SCRIPT), str(json_path), route, str(plugin), repr(float(start_s))],
+                            capture_output=True, text=True, timeout=START_TIMEOUT_S, env=lua_env(session.parent))
+    points: dict[str, list[tuple[int, float]]] = {}
+    errors = []
+    for line in result.stdout.splitlines():
+        if line.startswith("eqbridge-test point\t"):
+            _, name, sample, value = line.split("\t")
+            points.setdefault(name, []).append((int(sample), float(value)))
+        elif line.startswith("eqbridge-test error: "):
+            errors.append(line.removeprefix("eqbridge-test error: "))
+    if result.returncode != 0:
+        raise RuntimeError(f"ardour7-lua exited {result.returncode}:\n{result.stdout[-3000:]}")
+    return points, errors

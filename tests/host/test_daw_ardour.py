@@ -8,6 +8,7 @@ import shutil
 import socket
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from host.cli import main
@@ -15,7 +16,7 @@ from host.daw.ardour import ArdourSurface
 from host.matching.pipeline import settings_from_values
 from host.osc.client import EqbridgeClient, start_server, stop_server
 from model.profiles import PROFILES_DIR, load_profile
-from tests.host.ardour_harness import build_session, start_ardour
+from tests.host.ardour_harness import build_session, run_automation_script, start_ardour
 from tests.plugins import with_values
 
 ZAMEQ2 = load_profile("zameq2")
@@ -144,17 +145,19 @@ def bridge(ardour, tmp_path_factory):
     bounces = tmp_path_factory.mktemp("bounces")
     for name in ("track.flac", "reference.flac"):
         shutil.copy(AUDIO / name, bounces / name)
-    proc, port = start_server(bounces, "--plugin", "zameq2", "--daw", f"ardour:127.0.0.1:{ardour.port}", cwd=ROOT)
+    automation = tmp_path_factory.mktemp("automation")
+    proc, port = start_server(bounces, "--plugin", "zameq2", "--daw", f"ardour:127.0.0.1:{ardour.port}",
+                              "--automation-dir", str(automation), cwd=ROOT)
     client = EqbridgeClient(port=port, timeout_s=60.0)
     try:
-        yield client, bounces
+        yield client, bounces, automation
     finally:
         client.close()
         stop_server(proc)
 
 
 def test_a_region_matched_through_the_bridge_lands_in_ardour(ardour, bridge) -> None:
-    client, bounces = bridge
+    client, bounces, _ = bridge
     client.send("/eqbridge/match_region", 7, str(bounces / "track.flac"), 1.0, 6.0, str(bounces / "reference.flac"),
                 1, 1)
     msgs = client.until_done(7)
@@ -169,7 +172,7 @@ def test_a_region_matched_through_the_bridge_lands_in_ardour(ardour, bridge) -> 
 
 
 def test_a_bridge_push_onto_the_wrong_plugin_is_an_error_reply(ardour, bridge) -> None:
-    client, bounces = bridge
+    client, bounces, _ = bridge
     before = read_values(ardour, plugin=2)
     client.send("/eqbridge/match_region", 8, str(bounces / "track.flac"), 0.0, 0.0, str(bounces / "reference.flac"),
                 1, 2)
@@ -177,3 +180,32 @@ def test_a_bridge_push_onto_the_wrong_plugin_is_an_error_reply(ardour, bridge) -
     assert msgs[-1].address == "/eqbridge/error" and "'ZamComp'" in msgs[-1].params[1]
     assert "/eqbridge/pushed" not in [m.address for m in msgs]
     assert read_values(ardour, plugin=2) == before
+
+
+def test_the_lua_script_writes_the_automation_eqbridge_wrote_onto_ardours_lanes(bridge, tmp_path) -> None:
+    client, bounces, automation = bridge
+    result = client.match_files(9, bounces / "track.flac", bounces / "reference.flac")
+    assert "error" not in result, result.get("error")
+    record = json.loads((automation / "eqbridge-9.automation.json").read_text())
+    assert record["format"] == "eqbridge-automation-1" and record["daw_plugin_names"] == ["ZamEQ2"]
+    for lane in record["lanes"]:  # the JSON's lanes are the OSC reply's, in both units
+        sent = np.array(result["automation"][lane["name"]])  # (points, 2): time_s, normalized (float32 on the wire)
+        np.testing.assert_allclose(sent, np.column_stack([lane["times_s"], lane["values_norm"]]), rtol=1e-6)
+        spec = ZAMEQ2.parameter(lane["name"])
+        assert lane["values"] == pytest.approx(list(spec.from_norm(lane["values_norm"])), rel=1e-9)
+
+    session = build_session(tmp_path)  # a session of its own: the running one stays untouched
+    start_s = 2.5
+    points, errors = run_automation_script(session, automation / "eqbridge-9.automation.json", start_s=start_s)
+    assert errors == []
+    assert set(points) == {lane["plugin_name"] for lane in record["lanes"]}  # only the lanes of the JSON
+    for lane in record["lanes"]:
+        got = points[lane["plugin_name"]]
+        assert [s for s, _ in got] == [round((start_s + t) * 48000) for t in lane["times_s"]], lane["name"]
+        assert [v for _, v in got] == pytest.approx(lane["values"], rel=1e-7), lane["name"]
+    saved = (session / "eqbridge.ardour").read_text()
+    assert saved.count('state="Play"') >= len(record["lanes"])
+
+    points, errors = run_automation_script(session, automation / "eqbridge-9.automation.json", plugin=2)
+    assert len(errors) == 1 and "'ZamComp'" in errors[0] and "zameq2" in errors[0]
+    assert points == {}  # ZamComp's lanes stay empty
