@@ -1,9 +1,9 @@
--- A headless Ardour for the tests (run by tests/host/ardour_harness.py under ardour7-lua, dummy backend).
---   build FOLDER NAME URI...   a session with one mono track "track" holding the LV2 plugins URI... in order
+-- A headless Ardour (run by host/daw/headless.py under ardour7-lua, dummy backend): tests and `eqbridge bench daw`.
+--   build FOLDER NAME URI...   a session (48 kHz) with one mono track "track" holding the LV2 plugins URI... in order
 --   run FOLDER NAME            load the session (its OSC surface starts) and keep it until stdin closes
---   automation FOLDER NAME SCRIPT JSON ROUTE PLUGIN START
---                              run the editor action SCRIPT (examples/ardour_eqbridge_automation.lua) with
---                              those parameters, print every point of the plugin's lanes, save the session
+--   action FOLDER NAME SCRIPT ROUTE PLUGIN [KEY VALUE]...
+--                              run the editor action SCRIPT with the parameters KEY=VALUE, print every point
+--                              of the lanes of plugin PLUGIN (from 1) on ROUTE, save the session
 local mode, folder, name = arg[1], arg[2], arg[3]
 AudioEngine:set_backend("None (Dummy)", "", "")
 if mode == "build" then
@@ -18,22 +18,25 @@ if mode == "build" then
   end
   s:save_state("", false, false, false, false, false)
   close_session()
-  print("eqbridge-test built")
+  print("eqbridge-session built")
 elseif mode == "run" then
   local s = load_session(folder, name)
   assert(s, "load_session failed")
-  print("eqbridge-test ready")
+  print("eqbridge-session ready")
   io.stdout:flush()
   io.read("*l")
   close_session()
-elseif mode == "automation" then
+elseif mode == "action" then
   Session = load_session(folder, name)
   assert(Session, "load_session failed")
-  function ardour(_) end  -- the script's header: Ardour reads it, here it is only called
+  function ardour(_) end  -- an action script's header: Ardour reads it, here it is only called
   dofile(arg[4])
-  local ok, err = pcall(factory({ json = arg[5], route = arg[6], plugin = arg[7], start = arg[8] }))
-  if not ok then print("eqbridge-test error: " .. tostring(err)) end
-  local proc = Session:route_by_name(arg[6]):nth_plugin(tonumber(arg[7]) - 1)
+  local route, plugin_pos = arg[5], tonumber(arg[6])
+  local params = {}
+  for i = 7, #arg - 1, 2 do params[arg[i]] = arg[i + 1] end
+  local ok, err = pcall(factory(params))
+  if not ok then print("eqbridge-session error: " .. tostring(err)) end
+  local proc = Session:route_by_name(route):nth_plugin(plugin_pos - 1)
   local plugin = proc:to_insert():plugin(0)
   local n = 0
   for port = 0, plugin:parameter_count() - 1 do
@@ -41,7 +44,8 @@ elseif mode == "automation" then
       if plugin:parameter_is_input(port) then
         local _, cl, _ = ARDOUR.LuaAPI.plugin_automation(proc, n)
         for ev in cl:events():iter() do
-          print(string.format("eqbridge-test point\t%s\t%d\t%.9g", plugin:parameter_label(port), ev.when:samples(), ev.value))
+          print(string.format("eqbridge-session point\t%s\t%d\t%.9g", plugin:parameter_label(port),
+                              ev.when:samples(), ev.value))
         end
       end
       n = n + 1
