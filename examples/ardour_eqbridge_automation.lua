@@ -109,16 +109,16 @@ local function write_automation(session, params)
     route = session:route_by_name(params["route"])
     if route:isnil() then error("no track named '" .. params["route"] .. "'") end
   else
-    local tracks = Editor:get_selection().tracks:routelist()
-    if tracks:empty() then error("select the track that holds the EQ") end
-    route = tracks:front()
+    for r in Editor:get_selection().tracks:routelist():iter() do route = route or r end
+    if not route then error("select the track that holds the EQ") end
   end
   if params["start"] and params["start"] ~= "" then
     start_s = tonumber(params["start"]) or error("start must be a number of seconds")
   else
-    local regions = Editor:get_selection().regions:regionlist()
-    if regions:empty() then error("select the matched region, or give its start in seconds") end
-    start_s = regions:front():position():samples() / session:nominal_sample_rate()
+    local region = nil
+    for r in Editor:get_selection().regions:regionlist():iter() do region = region or r end
+    if not region then error("select the matched region, or give its start in seconds") end
+    start_s = region:position():samples() / session:nominal_sample_rate()
   end
 
   local nth = (tonumber(params["plugin"]) or 1) - 1

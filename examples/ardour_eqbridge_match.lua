@@ -22,11 +22,11 @@ end
 -- Ardour's OSC surface numbers the strips it shows from 1 in presentation order, without the master,
 -- the monitor and hidden strips (its default strip types).
 local function strip_id(session, route)
-  local order = route:presentation_info():order()
+  local order = route:presentation_info_ptr():order()
   local id = 1
   for r in session:get_routes():iter() do
-    if not r:is_master() and not r:is_monitor() and not r:is_hidden()
-        and r:presentation_info():order() < order then
+    if not r:is_master() and not r:is_monitor() and not r:is_hidden() and not r:is_auditioner()
+        and r:presentation_info_ptr():order() < order then
       id = id + 1
     end
   end
@@ -44,17 +44,19 @@ local function plugin_id(route, name)
   end
 end
 
--- The arguments of /eqbridge/match_region for one region (also what a test checks without a GUI).
+-- The arguments of /eqbridge/match_region for one region.
 function eqbridge_request(session, region, reference, plugin_name, request_id)
   local ar = region:to_audioregion()
   if ar:isnil() then error("the selected region is not audio") end
   local path = ar:source(0):to_filesource():path()
   local rate = session:nominal_sample_rate()
   local route = nil
-  for r in session:get_routes():iter() do
+  for r in session:get_routes():iter() do  -- the track whose playlist holds the region
     local t = r:to_track()
-    if not t:isnil() and t:playlist():region_by_id(region:id()) and not t:playlist():region_by_id(region:id()):isnil() then
-      route = r
+    if not t:isnil() then
+      for candidate in t:playlist():region_list():iter() do
+        if candidate:name() == region:name() and candidate:position():samples() == region:position():samples() then route = r end
+      end
     end
   end
   if not route then error("the region lies on no track") end
@@ -64,19 +66,25 @@ function eqbridge_request(session, region, reference, plugin_name, request_id)
            strip_id(session, route), piid }
 end
 
+-- Send the match request for one region (the action below, and the test, call this).
+function eqbridge_send(session, region, params, request_id)
+  local args = eqbridge_request(session, region, params["reference"], params["plugin"], request_id)
+  local tx = ARDOUR.LuaOSC.Address(params["eqbridge"])
+  tx:send("/eqbridge/match_region", "isffsii", table.unpack(args))
+  print(string.format("eqbridge: request %d sent (strip %d, plugin %d); the EQ changes once matched",
+                      args[1], args[6], args[7]))
+  return args
+end
+
 function factory(params)
   return function()
-    local regions = Editor:get_selection().regions:regionlist()
-    if regions:empty() then
+    local region = nil
+    for r in Editor:get_selection().regions:regionlist():iter() do region = region or r end
+    if not region then
       LuaDialog.Message("eqbridge", "Select the region to match.", LuaDialog.MessageType.Error,
                         LuaDialog.ButtonType.Close):run()
       return
     end
-    local args = eqbridge_request(Session, regions:front(), params["reference"], params["plugin"],
-                                  os.time() % 1000000)
-    local tx = ARDOUR.LuaOSC.Address(params["eqbridge"])
-    tx:send("/eqbridge/match_region", "isffsii", table.unpack(args))
-    print(string.format("eqbridge: request %d sent (strip %d, plugin %d); the EQ changes once matched",
-                        args[1], args[6], args[7]))
+    eqbridge_send(Session, region, params, os.time() % 1000000)
   end
 end

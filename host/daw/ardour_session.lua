@@ -1,6 +1,8 @@
 -- A headless Ardour (run by host/daw/headless.py under ardour7-lua, dummy backend): tests and `eqbridge bench daw`.
 --   build FOLDER NAME URI...   a session (48 kHz) with one mono track "track" holding the LV2 plugins URI... in order
---   run FOLDER NAME            load the session (its OSC surface starts) and keep it until stdin closes
+--   run FOLDER NAME            load the session (its OSC surface starts) and keep it until stdin closes;
+--                              each line read is a Lua file run in it (Session is the session), answered
+--                              with "eqbridge-session done" (after "eqbridge-session error: ..." if it failed)
 --   action FOLDER NAME SCRIPT ROUTE PLUGIN [KEY VALUE]...
 --                              run the editor action SCRIPT with the parameters KEY=VALUE, print every point
 --                              of the lanes of plugin PLUGIN (from 1) on ROUTE, save the session
@@ -20,11 +22,16 @@ if mode == "build" then
   close_session()
   print("eqbridge-session built")
 elseif mode == "run" then
-  local s = load_session(folder, name)
-  assert(s, "load_session failed")
+  Session = load_session(folder, name)
+  assert(Session, "load_session failed")
   print("eqbridge-session ready")
   io.stdout:flush()
-  io.read("*l")
+  for line in io.lines() do
+    local ok, err = pcall(dofile, line)
+    if not ok then print("eqbridge-session error: " .. tostring(err)) end
+    print("eqbridge-session done")
+    io.stdout:flush()
+  end
   close_session()
 elseif mode == "action" then
   Session = load_session(folder, name)

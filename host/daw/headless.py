@@ -10,9 +10,11 @@ own sockets. Every process started here is stopped by its PID.
 from __future__ import annotations
 
 import os
+import queue
 import re
 import shutil
 import subprocess
+import tempfile
 import threading
 import time
 import xml.etree.ElementTree as ET
@@ -104,9 +106,38 @@ class RunningArdour:
     proc: subprocess.Popen
     port: int
     session: Path
+    lines: queue.Queue  # what Ardour prints, line by line (read by a thread, so it never blocks on its pipe)
 
     def stop(self) -> None:
         stop_process(self.proc)
+
+    def run_lua(self, code: str, timeout_s: float = START_TIMEOUT_S) -> list[str]:
+        """Run Lua code in the running session (``Session`` is the session); returns what it printed.
+
+        Raises:
+            DawError: the code raised (the message is Lua's), or it did not finish within ``timeout_s``.
+        """
+        with tempfile.NamedTemporaryFile("w", suffix=".lua", dir=self.session, delete=False) as f:
+            f.write(code)
+        try:
+            self.proc.stdin.write(f.name + "\n")
+            self.proc.stdin.flush()
+            printed: list[str] = []
+            deadline = time.monotonic() + timeout_s
+            while True:
+                try:
+                    line = self.lines.get(timeout=max(deadline - time.monotonic(), 0.01)).rstrip("\n")
+                except queue.Empty:
+                    raise DawError(f"Ardour did not finish the Lua code within {timeout_s:g} s") from None
+                if line == "eqbridge-session done":
+                    break
+                printed.append(line)
+        finally:
+            os.unlink(f.name)
+        errors = [line for line in printed if line.startswith("eqbridge-session error: ")]
+        if errors:
+            raise DawError(errors[0].removeprefix("eqbridge-session error: "))
+        return printed
 
     def __enter__(self) -> RunningArdour:
         return self
@@ -135,8 +166,9 @@ def start_ardour(session: Path) -> RunningArdour:
         while time.monotonic() < deadline:
             ports = sorted(p for p in _udp_ports(proc.pid) if p in OSC_PORTS)
             if ports:
-                threading.Thread(target=lambda: [None for _ in proc.stdout], daemon=True).start()  # drain its log
-                return RunningArdour(proc, ports[0], session)
+                printed: queue.Queue = queue.Queue()
+                threading.Thread(target=lambda: [printed.put(line) for line in proc.stdout], daemon=True).start()
+                return RunningArdour(proc, ports[0], session, printed)
             time.sleep(0.05)
         raise DawError("Ardour's OSC surface did not start:\n" + "".join(lines[-20:]))
     except BaseException:

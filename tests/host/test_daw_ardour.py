@@ -6,10 +6,13 @@ from __future__ import annotations
 import json
 import shutil
 import socket
+import time
 from pathlib import Path
 
 import numpy as np
 import pytest
+import soundfile as sf
+import soxr
 
 from host.cli import main
 from host.daw.ardour import ArdourSurface
@@ -147,7 +150,8 @@ def bridge(ardour, tmp_path_factory):
         shutil.copy(AUDIO / name, bounces / name)
     automation = tmp_path_factory.mktemp("automation")
     proc, port = start_server(bounces, "--plugin", "zameq2", "--daw", f"ardour:127.0.0.1:{ardour.port}",
-                              "--automation-dir", str(automation), cwd=ROOT)
+                              "--automation-dir", str(automation), "--allow-dir", str(ardour.session / "interchange"),
+                              cwd=ROOT)
     client = EqbridgeClient(port=port, timeout_s=60.0)
     try:
         yield client, bounces, automation
@@ -209,3 +213,63 @@ def test_the_lua_script_writes_the_automation_eqbridge_wrote_onto_ardours_lanes(
     points, errors = run_automation_script(session, automation / "eqbridge-9.automation.json", plugin=2)
     assert len(errors) == 1 and "'ZamComp'" in errors[0] and "zameq2" in errors[0]
     assert points == {}  # ZamComp's lanes stay empty
+
+
+MATCH_SCRIPT = ROOT / "examples" / "ardour_eqbridge_match.lua"
+RECORD_LUA = """
+local track = Session:route_by_name("track"):to_track()
+track:rec_enable_control():set_value(1, PBD.GroupControlDisposition.NoGroup)
+Session:maybe_enable_record(false)
+Session:request_roll(ARDOUR.TransportRequestSource.TRS_UI)
+ARDOUR.LuaAPI.usleep(2500000)
+Session:request_stop(false, false, ARDOUR.TransportRequestSource.TRS_UI)
+for _ = 1, 100 do
+  if not track:playlist():region_list():empty() then break end
+  ARDOUR.LuaAPI.usleep(50000)
+end
+track:rec_enable_control():set_value(0, PBD.GroupControlDisposition.NoGroup)
+local region = nil
+for r in track:playlist():region_list():iter() do region = r end
+print("region\t" .. region:to_audioregion():source(0):to_filesource():path())
+"""
+
+
+def test_the_match_action_script_sends_a_region_that_lands_in_ardour(ardour, bridge) -> None:
+    """examples/ardour_eqbridge_match.lua inside the running Ardour: a region recorded there (the dummy
+    backend records silence, so its file then gets music) is sent to the bridge with ARDOUR.LuaOSC, and the
+    bridge's settings for that region land on the track's ZamEQ2 (checked against the same match in-process)."""
+    from host.osc.handlers import ServeConfig, load_region, match_settings
+    from host.osc.server import plugin_indices
+
+    client, bounces, _ = bridge
+    (line,) = [x for x in ardour.run_lua(RECORD_LUA) if x.startswith("region\t")]
+    source = Path(line.split("\t")[1])
+    info = sf.info(str(source))
+    music, rate = sf.read(str(AUDIO / "track.flac"), dtype="float32")
+    music = soxr.resample(music, rate, info.samplerate)[:info.frames]
+    assert len(music) == info.frames  # the region is shorter than the 8 s clip
+    sf.write(str(source), music, info.samplerate, subtype=info.subtype)
+
+    with ArdourSurface(port=ardour.port) as surface:  # a value no match gives: the push must replace it
+        surface.set_parameter(1, 1, 1, -40.0)
+    printed = ardour.run_lua(f"""
+function ardour(_) end
+dofile("{MATCH_SCRIPT}")
+local region = nil
+for r in Session:route_by_name("track"):to_track():playlist():region_list():iter() do region = r end
+eqbridge_send(Session, region, {{reference = "{bounces / 'reference.flac'}", plugin = "ZamEQ2",
+                                 eqbridge = "osc.udp://127.0.0.1:{client.server[1]}"}}, 31)
+""")
+    assert "eqbridge: request 31 sent (strip 1, plugin 1); the EQ changes once matched" in printed
+    deadline = time.monotonic() + 60
+    while read_values(ardour)["Boost/Cut 1"] == -40.0:
+        assert time.monotonic() < deadline, "the match never landed in Ardour"
+        time.sleep(0.2)
+    time.sleep(0.2)  # the other values are set in the same burst
+
+    config = ServeConfig(profile=ZAMEQ2, allowed_dirs=(), plugin_indices=plugin_indices(ZAMEQ2))
+    expected, _ = match_settings(config, *load_region(source, 0.0, info.frames / info.samplerate,
+                                                      bounces / "reference.flac"))
+    now = read_values(ardour)
+    for spec in ZAMEQ2.parameters:
+        assert now[spec.plugin_name] == pytest.approx(expected[spec.name], rel=1e-5), spec.name
