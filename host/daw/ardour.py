@@ -71,7 +71,10 @@ class ArdourSurface:
                  timeout_s: float = DEFAULT_TIMEOUT_S) -> None:
         self.address = (host, port)
         self.timeout_s = check_timeout(timeout_s)
-        self.client = EqbridgeClient(host, port, timeout_s=timeout_s)
+        try:
+            self.client = EqbridgeClient(host, port, timeout_s=timeout_s)
+        except OSError as exc:
+            raise DawError(f"cannot open a UDP socket to talk to Ardour at {host}:{port}: {exc}") from None
 
     def close(self) -> None:
         self.client.close()
@@ -84,8 +87,8 @@ class ArdourSurface:
 
     def _ask(self, what: str, address: str, args: list, last: str, last_params: int | None = None) -> list[OscMessage]:
         """Send one question; every reply up to the one at ``last`` (whose first param is ``last_params``)."""
-        self.client.send(address, *args)
         try:
+            self.client.send(address, *args)
             return self.client.until(lambda m: m.address == last and (last_params is None or
                                                                       (m.params and m.params[0] == last_params)))
         except socket.timeout:
@@ -96,6 +99,8 @@ class ArdourSurface:
         except ConnectionRefusedError:
             raise DawNotAnsweringError(f"nothing listens for OSC at {self.address[0]}:{self.address[1]} "
                                        f"(Ardour not running, or its OSC surface is off)") from None
+        except OSError as exc:  # an address that cannot be resolved or reached
+            raise DawNotAnsweringError(f"cannot reach Ardour at {self.address[0]}:{self.address[1]}: {exc}") from None
 
     def strips(self) -> dict[int, str]:
         """Strip id -> name, as Ardour lists them."""

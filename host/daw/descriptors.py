@@ -148,10 +148,11 @@ def check_ardour_plugin(profile: PluginProfile, plugin_name: str, where: str) ->
 
 def _fixed_value(fixed: FixedParameter, param: DawParameter) -> float:
     """A fixed parameter's physical value: the number its 'text' shows, else value_norm across the range."""
-    try:
-        return float(fixed.text) if fixed.text is not None else math.nan
-    except ValueError:
-        pass
+    if fixed.text is not None:
+        try:
+            return float(fixed.text)
+        except ValueError:
+            pass  # a label such as "IIR" or "Bell": the normalized value across the range
     return param.lower + fixed.value_norm * (param.upper - param.lower)
 
 

@@ -66,12 +66,19 @@ def push_to_reaper(settings: PushSettings, target: ReaperTarget,
     values not echoed within ``timeout_s`` (REAPER sends feedback only for tracks in its current bank)."""
     check_timeout(timeout_s)
     writes = reaper_writes(settings)
-    client = EqbridgeClient(target.host, target.port, reply_port=target.reply_port, timeout_s=timeout_s)
+    try:
+        client = EqbridgeClient(target.host, target.port, reply_port=target.reply_port, timeout_s=timeout_s)
+    except OSError as exc:  # REAPER's device port taken (another surface, a second push)
+        raise DawError(f"cannot listen for REAPER's feedback on port {target.reply_port}: {exc}; "
+                       f"give --reply-port 0 (any free port) or another port") from None
     echoed: dict[str, float] = {}
     by_address = {param_address(target.track, target.fx, w.daw_index): w for w in writes}
     try:
-        for address, w in by_address.items():
-            client.send(address, float(w.sent))
+        try:
+            for address, w in by_address.items():
+                client.send(address, float(w.sent))
+        except OSError as exc:
+            raise DawError(f"cannot send to REAPER at {target.host}:{target.port}: {exc}") from None
         deadline = time.monotonic() + timeout_s
         while len(echoed) < len(writes) and time.monotonic() < deadline:
             client.sock.settimeout(max(deadline - time.monotonic(), 1e-3))
