@@ -237,7 +237,7 @@ class HandlerContext:
     submit: Callable[[ClientAddress, int, Callable[[], None]], None]  # run a client's slow work (may raise
     #                                                                       OscRequestError: busy)
     on_match: Callable[[MatchReply], None] | None = None  # e.g. a live MIDI output
-    midi_written: set[Path] = field(default_factory=set)  # MIDI (and automation JSON) files this server wrote
+    files_written: set[Path] = field(default_factory=set)  # MIDI and automation JSON files this server wrote
 
 
 def midi_path(ctx: HandlerContext, request_id: int) -> Path:
@@ -253,7 +253,7 @@ def owned_path(ctx: HandlerContext, folder: Path, request_id: int, suffix: str) 
     name exists that this server did not write."""
     path = folder / f"eqbridge-{request_id}{suffix}"
     k = 2
-    while path.exists() and path not in ctx.midi_written:
+    while path.exists() and path not in ctx.files_written:
         path = folder / f"eqbridge-{request_id}-{k}{suffix}"
         k += 1
     return path
@@ -322,12 +322,12 @@ def run_match(ctx: HandlerContext, client: ClientAddress, request_id: int,
     result = MatchReply(request_id, values, norms, lanes)
     if ctx.config.midi_dir is not None and ctx.config.cc_map is not None:
         path = midi_path(ctx, request_id)
-        ctx.midi_written.add(path)
+        ctx.files_written.add(path)
         write_midi_file(result.lanes, ctx.config.cc_map, path, track_name=f"eqbridge {request_id}")
         log.info("request %d: wrote %s", request_id, path)
     if ctx.config.automation_dir is not None:
         path = owned_path(ctx, ctx.config.automation_dir, request_id, ".automation.json")
-        ctx.midi_written.add(path)
+        ctx.files_written.add(path)
         write_json_atomic(path, automation_record(result.lanes, ctx.config.profile, ctx.config.daw_plugin_names))
         log.info("request %d: wrote %s", request_id, path)
     ctx.send(client, done_message(request_id))
