@@ -30,6 +30,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "apply",
     "explore",
     "curve",
+    "push",
 )
 # Command -> the module above that registers it (tests/host/test_cli_startup.py checks the two agree). A command
 # named on the command line loads only its own module: `eqbridge match` never imports the corpus builder's
@@ -37,7 +38,7 @@ COMMAND_MODULES: tuple[str, ...] = (
 COMMANDS: dict[str, str] = {
     "plugins": "plugins", "render-dataset": "render_dataset", "corpus": "corpus", "bench": "bench", "match": "match",
     "train": "train", "evaluate": "evaluate", "evaluate-audio": "evaluate_audio", "serve": "serve", "apply": "apply",
-    "explore": "explore", "curve-data": "curve", "train-curve": "curve",
+    "explore": "explore", "curve-data": "curve", "train-curve": "curve", "push": "push",
 }
 
 

@@ -7,7 +7,7 @@ from model.errors import (AudioInputError, CheckpointError, ConfigError, Dataset
                           OptionError, ProfileError, ProfileMismatchError)
 
 __all__ = ["AudioInputError", "BenchmarkError", "CheckpointError", "ClusterError", "ConfigError", "CorpusError", "DatasetError",
-           "EqbridgeError", "MidiPortError", "OptionError", "OscRequestError", "PluginNotFoundError",
+           "DawError", "DawNotAnsweringError", "DawPluginMismatchError", "EqbridgeError", "MidiPortError", "OptionError", "OscRequestError", "PluginNotFoundError",
            "ProfileError", "ProfileMismatchError", "SourcePackageMissingError"]
 
 
@@ -44,3 +44,15 @@ class BenchmarkError(EqbridgeError):
 
 class ClusterError(EqbridgeError):
     """Ray is not installed, the cluster cannot be reached, or a shard failed on every retry."""
+
+
+class DawError(EqbridgeError):
+    """A DAW target cannot take the settings: no such strip or plugin, a parameter missing, values not taken."""
+
+
+class DawNotAnsweringError(DawError):
+    """The DAW did not answer its OSC surface within the timeout; nothing was set."""
+
+
+class DawPluginMismatchError(DawError):
+    """The plugin on the DAW's strip is not the one the settings' profile describes (the message names both)."""

@@ -1,4 +1,4 @@
-"""`eqbridge bench render|predict|osc|apply|cold`: rerunnable benchmarks, each against a baseline measured in the
+"""`eqbridge bench render|predict|osc|daw|apply|cold`: rerunnable benchmarks, each against a baseline measured in the
 same run. Every one prints a table to stdout, or with ``--json`` the same figures as JSON."""
 
 from __future__ import annotations
@@ -55,6 +55,12 @@ def _osc(args: argparse.Namespace) -> int:
                   args.json)
 
 
+def _daw(args: argparse.Namespace) -> int:
+    from host.bench.daw import bench_daw, daw_report
+
+    return _print(daw_report(bench_daw(args.iterations)), args.json)
+
+
 def _cold(args: argparse.Namespace) -> int:
     from host.bench.cold import bench_cold, cold_report
 
@@ -93,6 +99,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     osc.add_argument("--duration-seconds", type=float, default=10.0, help="length of track and reference")
     osc.add_argument("--iterations", type=int, default=20)
     osc.add_argument("--checkpoint", help="model file (default presets/checkpoints/<plugin>.pt)")
+
+    daw = kinds.add_parser("daw", help="a match request -> its values confirmed in a headless Ardour (zameq2; needs ardour7-lua)")
+    daw.add_argument("--iterations", type=int, default=10, help="timed requests (median reported; 1..100)")
+    daw.add_argument("--json", action="store_true", help="print the figures as JSON instead of a table")
+    daw.set_defaults(func=_daw)
 
     cold = kind("cold", "a cold `eqbridge match` of the bundled clips (fresh process) against a bare Python start", _cold)
     cold.add_argument("-n", type=int, default=5, help="timed runs of each, alternating (median reported; 1..50)")

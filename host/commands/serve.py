@@ -20,6 +20,15 @@ def _positive_float(text: str) -> float:
     return value
 
 
+def _daw(text: str) -> tuple[str, int]:
+    from host.daw.ardour import parse_target
+
+    try:
+        return parse_target(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from exc
+
+
 def _run(args: argparse.Namespace) -> int:
     from host.osc.server import ClipLimits, ServeOptions, serve  # every command's parser loads; only this one serves
 
@@ -28,7 +37,8 @@ def _run(args: argparse.Namespace) -> int:
         allow_dirs=tuple(Path(d) for d in args.allow_dir), plugin=args.plugin,
         checkpoint=Path(args.checkpoint) if args.checkpoint else None, model=args.model, restraint=args.restraint,
         midi_dir=Path(args.midi_dir) if args.midi_dir else None, midi_port=args.midi_port,
-        threads=args.threads, automation_hop_s=args.automation_hop_seconds,
+        threads=args.threads, automation_hop_s=args.automation_hop_seconds, daw=args.daw,
+        automation_dir=Path(args.automation_dir) if args.automation_dir else None,
         limits=ClipLimits(max_clip_s=args.max_clip_seconds, max_requests=args.max_requests,
                           ttl_s=args.clip_timeout_seconds),
     )
@@ -52,10 +62,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--restraint", type=float, default=0.5, metavar="K",
                         help="curve model: how far bands it is unsure of shrink toward flat, 0..4 (0 = its median as is; default 0.5)")
     parser.add_argument("--midi-dir", help="also write each match's automation as DIR/eqbridge-<id>.mid (CC lanes)")
+    parser.add_argument("--automation-dir", metavar="DIR",
+                        help="also write each match's automation as DIR/eqbridge-<id>.automation.json (the JSON "
+                             "examples/ardour_eqbridge_automation.lua writes onto Ardour's lanes)")
     parser.add_argument("--midi-port", help="also play each match's automation as CC on this MIDI output "
                                             "(needs python-rtmidi)")
     parser.add_argument("--automation-hop-seconds", type=_positive_float, default=2.0,
                         help="spacing of the per-segment predictions behind /eqbridge/automation (default 2)")
+    parser.add_argument("--daw", type=_daw, metavar="ardour[:HOST:PORT]",
+                        help="push the settings of /eqbridge/match_region into this Ardour's strip and plugin "
+                             "through its OSC surface (default port 3819) and read them back")
     parser.add_argument("--threads", type=int, default=1, help="match worker threads (default 1; --workers elsewhere counts processes)")
     parser.add_argument("--max-clip-seconds", type=_positive_float, default=120.0,
                         help="longest clip accepted by clip transfer (default 120)")

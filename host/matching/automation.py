@@ -91,6 +91,23 @@ def automation_lanes(times_s: np.ndarray, values: np.ndarray, segment_s: float, 
     return tuple(lanes)
 
 
+AUTOMATION_FORMAT = "eqbridge-automation-1"
+
+
+def automation_record(lanes: Sequence[AutomationLane], profile: PluginProfile,
+                      daw_plugin_names: Sequence[str] = ()) -> dict:
+    """The automation JSON (``serve --automation-dir``) that examples/ardour_eqbridge_automation.lua and DAW
+    scripts read: per lane the plugin's parameter name and index, times in seconds from the start of the
+    track, normalized values (REAPER's envelopes) and physical values (Ardour's lanes hold those)."""
+    by_name = {spec.name: spec for spec in profile.parameters}
+    return {"format": AUTOMATION_FORMAT, "plugin": profile.name, "daw_plugin_names": list(daw_plugin_names),
+            "lanes": [{"name": lane.name, "plugin_name": by_name[lane.name].plugin_name,
+                       "plugin_index": lane.plugin_index, "times_s": list(lane.times_s),
+                       "values_norm": list(lane.values_norm),
+                       "values": [float(v) for v in by_name[lane.name].from_norm(np.asarray(lane.values_norm))]}
+                      for lane in lanes]}
+
+
 def load_cc_map(profile_name: str, path: Path = CC_MAP_PATH) -> CcMap:
     """The CC map of one profile from ``presets/midi_cc_map.json``.
 

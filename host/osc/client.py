@@ -65,7 +65,7 @@ class EqbridgeClient:
     def receive(self) -> list[OscMessage]:
         """The messages of the next datagram (a bundle gives several)."""
         data, _ = self.sock.recvfrom(65536)
-        return [timed.message for timed in OscPacket(data).messages]
+        return parse_datagram(data)
 
     def until(self, predicate: Callable[[OscMessage], bool]) -> list[OscMessage]:
         """Every message received up to and including the first one matching ``predicate``."""
@@ -170,6 +170,14 @@ class EqbridgeClient:
         self.send_clip_reliably(request_id, "reference", reference, sample_rate)
         self.send(MATCH_CLIPS, request_id)
         return self.wait_result(request_id)
+
+
+def parse_datagram(data: bytes) -> list[OscMessage]:
+    """The messages of one datagram. A message whose address does not start with '/' is read too: Ardour
+    answers ``/strip/list`` with ``#reply`` messages, which python-osc's packet parser refuses."""
+    if data.startswith(b"#reply"):
+        return [OscMessage(data)]
+    return [timed.message for timed in OscPacket(data).messages]
 
 
 def clip_chunks(audio: np.ndarray) -> tuple[list[bytes], int, int]:

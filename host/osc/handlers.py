@@ -21,16 +21,20 @@ from pythonosc.osc_bundle import OscBundle
 from pythonosc.osc_message import OscMessage
 from pythonosc.osc_packet import OscPacket, ParseError
 
-from host.errors import EqbridgeError, OscRequestError
-from host.matching.automation import AutomationLane, CcMap, automation_lanes, write_midi_file
+from host.daw.ardour import ArdourTarget, push_to_ardour
+from host.daw.descriptors import PushSettings
+from host.errors import AudioInputError, EqbridgeError, OscRequestError
+from host.matching.automation import AutomationLane, CcMap, automation_lanes, automation_record, write_midi_file
 from host.matching.pipeline import (EXPLORE_MAX_RADIUS, EXPLORE_MAX_VARIANTS, MatchOptions, match_audio, read_pair,
                                     segment_values)
 from host.matching.refine import RefineProcess
-from host.osc.addresses import CLIP_BEGIN, CLIP_CHUNK, CLIP_END, EXPLORE, MATCH, MATCH_CLIPS, PING
+from host.osc.addresses import CLIP_BEGIN, CLIP_CHUNK, CLIP_END, EXPLORE, MATCH, MATCH_CLIPS, MATCH_REGION, PING
 from host.osc.protocol import (NO_REQUEST_ID, ClientAddress, Packet, automation_message,
                                bundle, check_args, check_bundle, clip_missing_message, done_message, error_message,
-                               normalized_message, pack_bundles, pong_message, request_id_of, settings_message,
+                               normalized_message, pack_bundles, pong_message, pushed_message, request_id_of,
+                               settings_message,
                                variant_message)
+from model.atomic import write_json_atomic
 from model.curve.restraint import DEFAULT_RESTRAINT
 from model.profiles import PluginProfile
 
@@ -56,6 +60,9 @@ class ServeConfig:
     automation_hop_s: float = 2.0        # spacing of the per-segment predictions behind automation
     max_automation_segments: int = 256   # the hop grows on long tracks so a match stays bounded
     midi_dir: Path | None = None         # write <midi_dir>/eqbridge-<request_id>.mid per match
+    daw: tuple[str, int] | None = None   # Ardour's OSC (host, port): /eqbridge/match_region pushes there
+    automation_dir: Path | None = None   # write <automation_dir>/eqbridge-<request_id>.automation.json per match
+    daw_plugin_names: tuple[str, ...] = ()  # the plugin's names in Ardour, written into the automation JSON
     cc_map: CcMap | None = None          # needed with midi_dir or a live MIDI output
     explore_checkpoint: Path | None = None  # bottlenecked controller for /explore; None: presets/controllers/<profile>.pt
 
@@ -115,6 +122,29 @@ def predict_automation(config: ServeConfig, track: np.ndarray, reference: np.nda
     hop_s = max(config.automation_hop_s, duration_s / config.max_automation_segments)
     times_s, values, segment_s = segment_values(track, reference, sample_rate, config.options(), hop_s)
     return automation_lanes(times_s, values, segment_s, duration_s, config.profile, config.plugin_indices)
+
+
+def load_region(track_path: Path, start_s: float, length_s: float,
+                reference_path: Path) -> tuple[np.ndarray, np.ndarray, int]:
+    """:func:`load_pair` with the track cut to [start_s, start_s + length_s) (length 0: to its end)."""
+    track, reference, sample_rate = load_pair(track_path, reference_path)
+    start = int(round(start_s * sample_rate))
+    if start >= track.shape[0]:
+        raise AudioInputError(f"region start {start_s:g} s lies past the end of {track_path.name} "
+                              f"({track.shape[0] / sample_rate:g} s)")
+    stop = track.shape[0] if length_s == 0 else start + int(round(length_s * sample_rate))
+    return track[start:stop], reference, sample_rate
+
+
+def push_into_daw(config: ServeConfig, request_id: int, values: dict[str, float], strip: int,
+                  plugin: int) -> tuple[int, int]:
+    """Push a match's values onto Ardour's strip/plugin, read back; (values set, values clipped).
+    Raises DawError / DawNotAnsweringError / DawPluginMismatchError as ``push_to_ardour``."""
+    assert config.daw is not None
+    settings = PushSettings(f"request {request_id}", config.profile, dict(values))
+    result = push_to_ardour(settings, ArdourTarget(config.daw[0], config.daw[1], strip, plugin))
+    log.info("request %d: pushed into %s", request_id, result.target)
+    return len(result.writes), len(result.clipped)
 
 
 _REFINER: RefineProcess | None = None
@@ -207,7 +237,7 @@ class HandlerContext:
     submit: Callable[[ClientAddress, int, Callable[[], None]], None]  # run a client's slow work (may raise
     #                                                                       OscRequestError: busy)
     on_match: Callable[[MatchReply], None] | None = None  # e.g. a live MIDI output
-    midi_written: set[Path] = field(default_factory=set)  # MIDI files this server wrote
+    files_written: set[Path] = field(default_factory=set)  # MIDI and automation JSON files this server wrote
 
 
 def midi_path(ctx: HandlerContext, request_id: int) -> Path:
@@ -215,10 +245,16 @@ def midi_path(ctx: HandlerContext, request_id: int) -> Path:
     (an earlier session's, or a user's), the first free ``eqbridge-<id>-<k>.mid``: nothing is replaced that the
     server does not own."""
     assert ctx.config.midi_dir is not None
-    path = ctx.config.midi_dir / f"eqbridge-{request_id}.mid"
+    return owned_path(ctx, ctx.config.midi_dir, request_id, ".mid")
+
+
+def owned_path(ctx: HandlerContext, folder: Path, request_id: int, suffix: str) -> Path:
+    """``folder/eqbridge-<id><suffix>``, or the first free ``eqbridge-<id>-<k><suffix>`` where a file of that
+    name exists that this server did not write."""
+    path = folder / f"eqbridge-{request_id}{suffix}"
     k = 2
-    while path.exists() and path not in ctx.midi_written:
-        path = ctx.config.midi_dir / f"eqbridge-{request_id}-{k}.mid"
+    while path.exists() and path not in ctx.files_written:
+        path = folder / f"eqbridge-{request_id}-{k}{suffix}"
         k += 1
     return path
 
@@ -269,21 +305,30 @@ def answering(kind: str) -> Callable[[Callable[..., None]], Callable[..., None]]
 
 @answering("match")
 def run_match(ctx: HandlerContext, client: ClientAddress, request_id: int,
-              load: Callable[[], tuple[np.ndarray, np.ndarray, int]], refine_s: float = 0.0) -> None:
+              load: Callable[[], tuple[np.ndarray, np.ndarray, int]], refine_s: float = 0.0,
+              push_to: tuple[int, int] | None = None) -> None:
     """Worker-side body of a match: load audio, run the pipeline, write MIDI, reply; errors become replies.
 
-    The settings are sent before the automation is computed (it is the slower part)."""
+    The settings are sent before the automation is computed (it is the slower part). With ``push_to``
+    (strip, plugin) they are pushed into the DAW first and ``/eqbridge/pushed`` says so once read back."""
     track, reference, sample_rate = load()
     values, norms = match_settings(ctx.config, track, reference, sample_rate, refine_s)
     ctx.send(client, settings_replies(ctx.config, request_id, values, norms))
+    if push_to is not None:
+        ctx.send(client, pushed_message(request_id, *push_to, *push_into_daw(ctx.config, request_id, values, *push_to)))
     lanes = predict_automation(ctx.config, track, reference, sample_rate)
     for packet in automation_replies(request_id, lanes):
         ctx.send(client, packet)
     result = MatchReply(request_id, values, norms, lanes)
     if ctx.config.midi_dir is not None and ctx.config.cc_map is not None:
         path = midi_path(ctx, request_id)
-        ctx.midi_written.add(path)
+        ctx.files_written.add(path)
         write_midi_file(result.lanes, ctx.config.cc_map, path, track_name=f"eqbridge {request_id}")
+        log.info("request %d: wrote %s", request_id, path)
+    if ctx.config.automation_dir is not None:
+        path = owned_path(ctx, ctx.config.automation_dir, request_id, ".automation.json")
+        ctx.files_written.add(path)
+        write_json_atomic(path, automation_record(result.lanes, ctx.config.profile, ctx.config.daw_plugin_names))
         log.info("request %d: wrote %s", request_id, path)
     ctx.send(client, done_message(request_id))
     if ctx.on_match is not None:
@@ -306,6 +351,30 @@ def handle_match(ctx: HandlerContext, client: ClientAddress, address: str, *args
     ctx.submit(client, request_id, functools.partial(run_match, ctx, client, request_id,
                                              functools.partial(load_pair, track_path, reference_path),
                                              refine_s))
+
+
+@reporting
+def handle_match_region(ctx: HandlerContext, client: ClientAddress, address: str, *args: Any) -> None:
+    """``/eqbridge/match_region ,isffsii[f] request_id track start_s length_s reference strip plugin [refine_s]``:
+    match a region of a track file (length 0: to its end) and push the settings into the DAW's strip/plugin."""
+    request_id, track_raw, start_s, length_s, reference_raw, strip, plugin, *refine = check_args(
+        address, args, "isffsii", "f")
+    if ctx.config.daw is None:
+        raise OscRequestError(request_id, "this server pushes into no DAW: start it with --daw ardour[:HOST:PORT]")
+    if not (np.isfinite(start_s) and np.isfinite(length_s) and start_s >= 0 and length_s >= 0):
+        raise OscRequestError(request_id, f"region start {start_s} s and length {length_s} s must be >= 0 "
+                                          f"(length 0: to the end of the file)")
+    if strip < 1 or plugin < 1:
+        raise OscRequestError(request_id, f"strip {strip} and plugin {plugin} count from 1, as Ardour does")
+    refine_s = float(refine[0]) if refine else 0.0
+    ctx.config.options(refine_s)  # OptionError before queuing
+    dirs = ctx.config.allowed_dirs
+    track_path = resolve_allowed_path(request_id, track_raw, dirs, "track")
+    reference_path = resolve_allowed_path(request_id, reference_raw, dirs, "reference")
+    ctx.submit(client, request_id, functools.partial(
+        run_match, ctx, client, request_id,
+        functools.partial(load_region, track_path, float(start_s), float(length_s), reference_path),
+        refine_s, (int(strip), int(plugin))))
 
 
 @reporting
@@ -382,6 +451,7 @@ HANDLERS: dict[str, Callable[..., None]] = {
     CLIP_CHUNK: handle_clip_chunk,
     CLIP_END: handle_clip_end,
     MATCH_CLIPS: handle_match_clips,
+    MATCH_REGION: handle_match_region,
     EXPLORE: handle_explore,
 }
 

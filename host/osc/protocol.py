@@ -18,7 +18,7 @@ from pythonosc.osc_message_builder import OscMessageBuilder
 
 from host.errors import OscRequestError
 from host.matching.automation import AutomationLane
-from host.osc.addresses import AUTOMATION, CLIP_MISSING, DONE, ERROR, NORMALIZED, PONG, SETTINGS, VARIANT
+from host.osc.addresses import AUTOMATION, CLIP_MISSING, DONE, ERROR, NORMALIZED, PONG, PUSHED, SETTINGS, VARIANT
 
 CLIP_ROLES = ("track", "reference")
 NO_REQUEST_ID = -1
@@ -140,6 +140,12 @@ def error_message(request_id: int, message: str) -> OscMessage:
 
 def done_message(request_id: int) -> OscMessage:
     return build_message(DONE, [("i", int(request_id))])
+
+
+def pushed_message(request_id: int, strip: int, plugin: int, n_values: int, n_clipped: int) -> OscMessage:
+    """``/eqbridge/pushed ,iiiii``: the settings are on that strip's plugin in the DAW, confirmed by reading back."""
+    return build_message(PUSHED, [("i", int(request_id)), ("i", int(strip)), ("i", int(plugin)),
+                                  ("i", int(n_values)), ("i", int(n_clipped))])
 
 
 def settings_message(request_id: int, values: dict[str, float]) -> OscMessage:

@@ -357,6 +357,8 @@ class ServeOptions:
     max_queued: int = 8
     limits: ClipLimits = ClipLimits()
     automation_hop_s: float = 2.0
+    daw: tuple[str, int] | None = None  # Ardour's OSC (host, port) for /eqbridge/match_region
+    automation_dir: Path | None = None  # one automation JSON per match
 
 
 def plugin_indices(profile: PluginProfile) -> tuple[int, ...]:
@@ -386,7 +388,18 @@ class RunningServer:
             dirs = {"--allow-dir" + (f" #{k + 1}" if len(options.allow_dirs) > 1 else ""): d
                     for k, d in enumerate(options.allow_dirs)}
             check_output_folder("--midi-dir", options.midi_dir, dirs, searched=tuple(dirs))
+        if options.automation_dir is not None:  # likewise the automation JSON
+            dirs = {"--allow-dir" + (f" #{k + 1}" if len(options.allow_dirs) > 1 else ""): d
+                    for k, d in enumerate(options.allow_dirs)}
+            check_output_folder("--automation-dir", options.automation_dir, dirs, searched=tuple(dirs))
         profile = load_profile(options.plugin)
+        daw_names: tuple[str, ...] = ()
+        if options.daw is not None or options.automation_dir is not None:
+            from host.daw.descriptors import ardour_entry, daw_plugin_names
+
+            if options.daw is not None:
+                ardour_entry(profile)  # a profile Ardour cannot be mapped to fails here, not at the first request
+            daw_names = daw_plugin_names(profile)
         cc_map = load_cc_map(profile.name) if (options.midi_dir or options.midi_port) else None
         self.midi = LiveMidiOutput(options.midi_port, cc_map) if options.midi_port and cc_map else None
         self.config = ServeConfig(profile=profile,
@@ -394,7 +407,8 @@ class RunningServer:
                                   plugin_indices=plugin_indices(profile), checkpoint=options.checkpoint,
                                   model=options.model, restraint=options.restraint,
                                   automation_hop_s=options.automation_hop_s, midi_dir=options.midi_dir,
-                                  cc_map=cc_map)
+                                  cc_map=cc_map, daw=options.daw, automation_dir=options.automation_dir,
+                                  daw_plugin_names=daw_names)
         self.config.options()  # a bad --restraint or --model fails here, before the socket opens
         self.clips = ClipAssembler(options.limits)
         self.workers = MatchWorkers(options.threads, options.max_queued)

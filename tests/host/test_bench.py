@@ -111,3 +111,17 @@ def test_bench_cold_says_why_a_match_failed(capsys) -> None:
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "exited 1" in err and "no-such-plugin" in err
     assert main(["bench", "cold", "-n", "0"]) == 1 and "-n must lie in 1..50" in capsys.readouterr().err
+
+
+def test_bench_daw(capsys) -> None:
+    from tests.host.ardour_harness import require_ardour
+
+    require_ardour()
+    report = _bench(capsys, "daw", "--iterations", "1")
+    assert report["columns"] == ["round trip", "median ms", "p90 ms", "median / push"]
+    data = report["data"]
+    assert (data["plugin"], data["iterations"]) == ("zameq2", 1)
+    for _, median, p90, ratio in report["rows"]:
+        assert _positive(median, p90, ratio) and median <= p90
+    # the replies' order: settings, then the values confirmed in Ardour, then done (after the automation)
+    assert data["to_settings"]["median_ms"] <= data["to_pushed"]["median_ms"] <= data["to_done"]["median_ms"]

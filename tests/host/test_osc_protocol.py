@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import struct
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -17,6 +18,7 @@ from host.matching.automation import AutomationLane
 from host.errors import OscRequestError
 from host.matching.pipeline import estimate
 from host.osc.addresses import AUTOMATION, CLIP_MISSING, DONE, NORMALIZED, PONG, SETTINGS
+from host.osc.handlers import build_dispatcher
 from host.osc.protocol import automation_message, check_args, pack_bundles
 from host.osc.server import ClipLimits
 from tests.host.osc_harness import CLIENT, Harness
@@ -273,3 +275,18 @@ def test_an_int64_request_id_is_refused_before_any_work(allowed: Path) -> None:
     assert not h.jobs
     [(rid, message)] = h.errors()
     assert rid == -1 and "int64" in message
+
+
+def test_match_region_is_refused_without_a_daw_and_with_a_bad_region(allowed: Path) -> None:
+    h = Harness(allowed)
+    track, ref = str(allowed / "track.wav"), str(allowed / "ref.wav")
+    h.send("/eqbridge/match_region", 3, track, 0.0, 0.0, ref, 1, 1)
+    assert h.errors() == [(3, "this server pushes into no DAW: start it with --daw ardour[:HOST:PORT]")]
+    h.ctx = replace(h.ctx, config=replace(h.ctx.config, daw=("127.0.0.1", 3819)))  # checks only: nothing runs
+    h.dispatcher = build_dispatcher(h.ctx)
+    h.send("/eqbridge/match_region", 4, track, -1.0, 2.0, ref, 1, 1)
+    h.send("/eqbridge/match_region", 5, track, 0.0, 2.0, ref, 0, 1)
+    h.send("/eqbridge/match_region", 6, track, 0.0, 2.0, ref, 1, 1)
+    assert [e[0] for e in h.errors()[1:]] == [4, 5]
+    assert "must be >= 0" in h.errors()[1][1] and "count from 1" in h.errors()[2][1]
+    assert [rid for rid, _ in h.jobs] == [6]  # the good request is queued, the bad ones never are
