@@ -5,8 +5,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # ardour: Debian's Ardour 7 (ardour7-lua runs a headless session for the DAW tests, tests/host/ardour_harness.py).
+# lua5.4: REAPER's Lua version, runs examples/reaper_eqbridge.lua in tests/host/test_reaper_script.py.
 # The last five (about 550 MB of downloads) are the music of `eqbridge corpus build --sources all`.
-DEBIAN_PACKAGES=(zam-plugins lsp-plugins-vst ardour ktuberling-data sonic-pi-samples fluidsynth fluid-soundfont-gm
+DEBIAN_PACKAGES=(zam-plugins lsp-plugins-vst ardour lua5.4 ktuberling-data sonic-pi-samples fluidsynth fluid-soundfont-gm
   ufoai-music singularity-music planetblupi-music-ogg musescore-general-soundfont wesnoth-1.16-music)
 if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
   missing=()

@@ -51,15 +51,13 @@ def print_result(result: dict) -> None:
 
 
 def write_lines(result: dict, path: Path) -> None:
-    """A line format a DAW script parses without JSON: ``param <index> <normalized>`` per parameter,
-    ``point <index> <time_s> <normalized>`` per automation point, or ``error -1 <message>``."""
+    """A line format a DAW script parses without JSON: ``param <index> <normalized>`` per parameter, or
+    ``error -1 <message>``. The automation goes to DAW scripts as the server's automation JSON
+    (``serve --automation-dir``), the one format examples/reaper_eqbridge.lua and the Ardour script read."""
     if "error" in result:
         lines = [f"error -1 {result['error']}"]
     else:
         lines = [f"param {n['index']} {n['value']:.6f}" for n in result["normalized"].values()]
-        for name, points in result["automation"].items():
-            index = result["normalized"].get(name, {}).get("index", -1)
-            lines += [f"point {index} {t:.4f} {v:.6f}" for t, v in points]
     Path(path).write_text("\n".join(lines) + "\n")
 
 
@@ -77,7 +75,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--reference-start", type=float, default=0.0)
     parser.add_argument("--reference-length", type=float)
     parser.add_argument("--json", help="also write the result to this JSON file")
-    parser.add_argument("--lines", help="also write 'param'/'point' lines for a DAW script (reaper_eqbridge.lua)")
+    parser.add_argument("--lines", help="also write 'param' lines for a DAW script (reaper_eqbridge.lua)")
     parser.add_argument("--timeout", type=float, default=30.0)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
