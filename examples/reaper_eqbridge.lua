@@ -285,7 +285,8 @@ function M.run(config)
     "--length", track_len, "--reference-start", ref_off, "--reference-length", ref_len,
     "--lines", shell_quote(out)}, " ")
   local rc = reaper.ExecProcess(cmd, config.timeout_ms)  -- "exit code\noutput", or nil on a timeout
-  if not file_exists(out) then error("eqbridge client failed:\n" .. tostring(rc), 0) end
+  if rc == nil then error(string.format("the eqbridge client did not finish within %d s", config.timeout_ms // 1000), 0) end
+  if not file_exists(out) then error("eqbridge client failed:\n" .. rc, 0) end
   local ok, values = pcall(read_params, out)
   os.remove(out)
   if not ok then error(values, 0) end

@@ -64,7 +64,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--midi-dir", help="also write each match's automation as DIR/eqbridge-<id>.mid (CC lanes)")
     parser.add_argument("--automation-dir", metavar="DIR",
                         help="also write each match's automation as DIR/eqbridge-<id>.automation.json (the JSON "
-                             "examples/ardour_eqbridge_automation.lua writes onto Ardour's lanes)")
+                             "examples/ardour_eqbridge_automation.lua writes onto Ardour's lanes and "
+                             "examples/reaper_eqbridge.lua onto REAPER's envelopes)")
     parser.add_argument("--midi-port", help="also play each match's automation as CC on this MIDI output "
                                             "(needs python-rtmidi)")
     parser.add_argument("--automation-hop-seconds", type=_positive_float, default=2.0,

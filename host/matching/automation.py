@@ -96,8 +96,8 @@ AUTOMATION_FORMAT = "eqbridge-automation-1"
 
 def automation_record(lanes: Sequence[AutomationLane], profile: PluginProfile,
                       daw_plugin_names: Sequence[str] = ()) -> dict:
-    """The automation JSON (``serve --automation-dir``) that examples/ardour_eqbridge_automation.lua and DAW
-    scripts read: per lane the plugin's parameter name and index, times in seconds from the start of the
+    """The automation JSON (``serve --automation-dir``) that examples/ardour_eqbridge_automation.lua and
+    examples/reaper_eqbridge.lua read: per lane the plugin's parameter name and index, times in seconds from the start of the
     track, normalized values (REAPER's envelopes) and physical values (Ardour's lanes hold those)."""
     by_name = {spec.name: spec for spec in profile.parameters}
     return {"format": AUTOMATION_FORMAT, "plugin": profile.name, "daw_plugin_names": list(daw_plugin_names),
