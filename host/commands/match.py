@@ -5,17 +5,23 @@ from __future__ import annotations
 import argparse
 
 from host.matching.match import match
+from host.matching.stereo import STEREO_MODES
 
 
 def _run(args: argparse.Namespace) -> int:
     result = match(args.track, args.reference, args.out, plugin=args.plugin, settings_out=args.settings_out,
                    plot=args.plot, checkpoint=args.checkpoint, refine_s=args.refine, no_clip=args.no_clip,
-                   model=args.model, restraint=args.restraint)
+                   model=args.model, restraint=args.restraint, stereo=args.stereo, link_percent=args.link,
+                   range_hz=tuple(args.range) if args.range else None, weights=args.weights)
     s = result.settings
-    print(f"matched {args.track} to {args.reference} with {s.profile} -> {result.out_path} "
+    print(f"matched {args.track} to {', '.join(args.reference)} with {s.profile} -> {result.out_path} "
           f"(peak {result.peak_dbfs:+.1f} dBFS)")
-    for name, value in s.values.items():
-        print(f"  {name:16s} {value:10.2f}   (normalized {s.normalized[name]:.4f}, index {s.indices[name]})")
+    for channel, settings in (result.channels or {"all": s}).items():
+        if args.stereo != "link":
+            print(f"  {channel}:")
+        for name, value in settings.values.items():
+            print(f"  {name:16s} {value:10.2f}   (normalized {settings.normalized[name]:.4f}, "
+                  f"index {settings.indices[name]})")
     if result.level.note():
         print(f"  output level: {result.level.note()}")
     for label, path in (("settings", result.settings_path), ("curve", result.plot_path)):
@@ -24,10 +30,26 @@ def _run(args: argparse.Namespace) -> int:
     return 0
 
 
+def add_curve_options(p: argparse.ArgumentParser) -> None:
+    """--stereo, --link and --range: shared by match and apply."""
+    p.add_argument("--stereo", choices=STEREO_MODES, default="link",
+                   help="link (default): one setting from the channel average on every channel; mid-side: one "
+                        "setting for mid (L+R)/2 and one for side (L-R)/2; left-right: one per channel (curve model)")
+    p.add_argument("--link", type=float, metavar="PERCENT",
+                   help="with mid-side or left-right: how far both channels' curves move to the link curve, 0..100 "
+                        "(0 = independent, the default; 100 = as --stereo link)")
+    p.add_argument("--range", type=float, nargs=2, metavar=("LOW_HZ", "HIGH_HZ"),
+                   help="match only between these frequencies; bands outside are left flat (curve model)")
+
+
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("match", help="match TRACK to REFERENCE through a real EQ plugin and write the result")
     p.add_argument("track", help="audio file to equalize")
-    p.add_argument("reference", help="other material with the wanted sound")
+    p.add_argument("reference", nargs="+", help="other material with the wanted sound; several are combined "
+                                                "(the weighted mean of their predicted curves, curve model)")
+    p.add_argument("--weights", type=float, nargs="+", metavar="W",
+                   help="one weight per reference (0..1000; only their ratios matter; default equal)")
+    add_curve_options(p)
     p.add_argument("--out", required=True, help="output audio file (WAV/FLAC)")
     p.add_argument("--plugin", default="faust-peq", help="plugin profile (see `eqbridge plugins`)")
     p.add_argument("--settings-out", help="write the settings (physical and normalized) as JSON")
