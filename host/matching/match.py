@@ -115,7 +115,7 @@ def _settings_record(matched: ChannelsOutcome, channels: dict[str, MatchedSettin
                      options: MatchOptions, track_path: Path | str, reference_paths: list[Path], out_path: Path,
                      level: OutputLevel) -> dict:
     """The settings JSON: link mode keeps the one-setting layout (values, normalized at the top); mid-side and
-    left-right name each channel's settings under ``channels``."""
+    left-right name each channel's settings under ``stereo_channels``."""
     curve = options.resolved_model() == "curve"
     common = {"output": str(out_path), "output_level": level.to_json(), "model": options.resolved_model(),
               **({"restraint": options.restraint} if curve else {}), "stereo": options.stereo}
@@ -133,4 +133,4 @@ def _settings_record(matched: ChannelsOutcome, channels: dict[str, MatchedSettin
         return channels["all"].to_json(host.identity, track=str(track_path), reference=reference, **common, **extra)
     return {"plugin": options.profile.name, "plugin_identity": dict(vars(host.identity)), "track": str(track_path),
             "reference": reference, **common, "link_percent": options.link_percent or 0.0,
-            "channels": {name: s.to_json() for name, s in channels.items()}}
+            "stereo_channels": {name: s.to_json() for name, s in channels.items()}}

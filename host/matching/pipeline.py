@@ -403,18 +403,24 @@ class ChannelsOutcome:
         return dict(zip(self.channels, self.outcomes))
 
 
-def check_clips(track: AudioClip, references: Sequence[AudioClip], options: MatchOptions) -> None:
-    """Raises OptionError before any prediction: a reference count or weights that do not fit, or a clip
-    with other than two channels in a mode that needs two."""
+def check_references(references: Sequence[AudioClip], options: MatchOptions) -> None:
+    """Raises OptionError before any prediction: a reference count or weights that do not fit, several
+    references without the curve model or with refinement, or a reference with other than two channels in a
+    mode that needs two."""
     reference_weights(len(references), options)
     if len(references) > 1 and options.resolved_model() != "curve":
         raise OptionError("several references are combined as the curve model's EQ curves; this match uses the "
                           "classifier (--model curve, and presets/checkpoints/curve.pt installed, for an EQ)")
     if len(references) > 1 and options.refine_s > 0:
         raise OptionError("--refine matches one reference: give one reference, or leave out --refine")
-    check_stereo_clip(track, options.stereo, "track")
     for k, ref in enumerate(references):
         check_stereo_clip(ref, options.stereo, "reference" if len(references) == 1 else f"reference {k + 1}")
+
+
+def check_clips(track: AudioClip, references: Sequence[AudioClip], options: MatchOptions) -> None:
+    """:func:`check_references`, and the track's channels (OptionError)."""
+    check_references(references, options)
+    check_stereo_clip(track, options.stereo, "track")
 
 
 def match_channels(track: AudioClip, references: Sequence[AudioClip], options: MatchOptions,
