@@ -487,3 +487,42 @@ def segment_values(track: np.ndarray, reference: np.ndarray, sample_rate: int, o
 
     segments = predict_segments(track, reference, sample_rate, options.profile, options.checkpoint, hop_s=hop_s)
     return segments.times_s, segments.values, segments.segment_s
+
+
+def channel_segment_values(track: AudioClip, references: Sequence[AudioClip], options: MatchOptions,
+                           hop_s: float) -> list[tuple[np.ndarray, np.ndarray, float]]:
+    """:func:`segment_values` in any stereo mode, with several references and a range: per channel of the mode,
+    (segment starts (T,) s, physical values (T, P), segment length s), each segment's curve made as
+    :func:`match_channels` makes the whole track's (weighted mean, restraint, link blend, range, fit).
+
+    Raises as :func:`match_channels`.
+    """
+    check_clips(track, references, options)
+    rate = track.sample_rate
+    if options.stereo == "link" and len(references) == 1 and options.range_hz is None:
+        return [segment_values(track.mono(), references[0].mono_at(rate), rate, options, hop_s)]
+    from model import predict_curve_segments  # torch-free
+
+    w = reference_weights(len(references), options)
+
+    def curves(t: np.ndarray, refs: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray, np.ndarray, float, np.ndarray]:
+        segs = [predict_curve_segments(t, r, rate, hop_s, checkpoint=options.checkpoint, restraint=0.0) for r in refs]
+        median = sum(wi * s.curve_db for wi, s in zip(w, segs))
+        scale = sum(wi * s.scale_db for wi, s in zip(w, segs))
+        return segs[0].times_s, restrain(median, scale, options.restraint), scale, segs[0].segment_s, segs[0].freqs_hz
+
+    t_signals = _channel_signals(track, options.stereo, rate)
+    r_signals = [_channel_signals(r, options.stereo, rate) for r in references]
+    f = options.link_fraction
+    linked = curves(track.mono(), [r.mono_at(rate) for r in references]) if f > 0.0 else None
+    out = []
+    for c in range(len(t_signals)):
+        times, curve, scale, seg_s, freqs = curves(t_signals[c], [s[c] for s in r_signals]) if f < 1.0 else linked
+        if linked is not None and f > 0.0:
+            curve, scale = f * linked[1] + (1.0 - f) * curve, f * linked[2] + (1.0 - f) * scale
+        values = []
+        for k in range(len(times)):
+            target = limit_to_range(TargetCurve(freqs, curve[k], scale[k], ""), options.range_hz)
+            values.append(fit_profile(options.profile, target.curve_db, target.scale_db, target.fit_weights))
+        out.append((times, np.stack(values), seg_s))
+    return out
