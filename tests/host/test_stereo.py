@@ -218,3 +218,35 @@ def test_match_mid_side_writes_both_channels_settings_and_plot(tmp_path: Path, p
     assert "mid:" in proc.stdout and "side:" in proc.stdout
     out = read_audio(tmp_path / "out.wav")
     assert out.channels == 2 and out.frames == track.frames and (tmp_path / "c.png").stat().st_size > 10_000
+
+
+def test_apply_mid_side_writes_a_preset_and_settings_per_channel_and_reports_mono_stems(tmp_path: Path, pair) -> None:
+    import soundfile as sf
+
+    from host.matching.apply import ApplyConfig, apply_stems
+
+    track, reference = pair
+    stems, out = tmp_path / "stems", tmp_path / "out"
+    stems.mkdir()
+    sf.write(stems / "keys.wav", track.data.T, SR, subtype="FLOAT")
+    sf.write(stems / "bass.wav", synth_recording(3.0, SR, 70), SR, subtype="FLOAT")
+    sf.write(tmp_path / "ref.wav", reference.data.T, SR, subtype="FLOAT")
+    sf.write(tmp_path / "mono_ref.wav", reference.mono(), SR, subtype="FLOAT")
+    config = ApplyConfig(stereo="mid-side", link_percent=10.0)
+    with pytest.raises(OptionError, match="needs two-channel audio"):
+        apply_stems(tmp_path / "mono_ref.wav", stems, out, config, progress=False)
+    assert not out.exists()
+    summary = apply_stems([tmp_path / "ref.wav", tmp_path / "ref.wav"], stems, out,
+                          ApplyConfig(stereo="mid-side", link_percent=10.0, weights=(1.0, 2.0)), progress=False)
+    by_name = {r.name: r for r in summary.results}
+    assert by_name["bass.wav"].status == "failed" and "needs two-channel audio" in by_name["bass.wav"].error
+    record = by_name["keys.wav"].record
+    assert set(record["stereo_channels"]) == {"mid", "side"} and record["link_percent"] == 10.0
+    for channel in ("mid", "side"):
+        preset = out / record["files"][f"plugin_state_{channel}"]
+        assert preset.is_file() and preset.name == f"keys.{channel}.faust-peq.dsp"
+    assert read_audio(out / "keys.wav").channels == 2
+    assert "### mid" in (out / "report.md").read_text()
+    shared = apply_stems(tmp_path / "ref.wav", stems, tmp_path / "shared", ApplyConfig(mode="shared", stereo="left-right"),
+                         progress=False)
+    assert shared.shared_channels is not None and set(shared.shared_channels) == {"left", "right"}
