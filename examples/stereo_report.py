@@ -56,15 +56,15 @@ def _read(path: Path, start_s: float, seconds: float) -> np.ndarray:
         return fh.read(int(seconds * fh.samplerate), dtype="float32", always_2d=True).mean(axis=1)
 
 
-def _pieces(corpus: Path) -> list[dict]:
-    """Held-out pieces: musescore (mix + stems by group) and wesnoth tracks, in manifest order."""
+def _pieces(corpus: Path, sources: tuple[str, ...] = HELD_OUT) -> list[dict]:
+    """Pieces of ``sources``: musescore (mix + stems by group) and whole tracks of the others, in manifest order."""
     files = json.loads((corpus / "manifest.json").read_text())["files"]
     pieces: dict[str, dict] = {}
     for f in files:
-        if f["source"] not in HELD_OUT or f["kind"] != "music":
+        if f["source"] not in sources or f["kind"] != "music":
             continue
         piece = pieces.setdefault(f["group"], {"group": f["group"], "source": f["source"], "mix": None, "stems": []})
-        if f["source"] == "wesnoth-music" or f["path"].endswith("_mix.flac"):
+        if f["source"] != "musescore-midi" or f["path"].endswith("_mix.flac"):
             piece["mix"] = (corpus / f["path"], float(f["duration_s"]))
         else:
             piece["stems"].append((corpus / f["path"], float(f["duration_s"])))
@@ -172,6 +172,20 @@ def _stats_mean_values(track: np.ndarray, references: list[np.ndarray], profile,
     return fit_profile(profile, restrain(median[0], scale[0], restraint), scale[0])
 
 
+def _curve_mean_values(track: np.ndarray, references: list[np.ndarray], profile, restraint: float,
+                       scale_rule: str) -> np.ndarray:
+    """The mean of the references' curves with the combined scale taken as the mean of their scales ("mean":
+    reference noise fully shared) or as their mean over sqrt(n) ("independent": reference noise independent)."""
+    from model import predict_curve
+
+    preds = [predict_curve(track, r, RATE, restraint=0.0) for r in references]
+    median = np.mean([p.median_db for p in preds], axis=0)
+    scale = np.mean([p.scale_db for p in preds], axis=0)
+    if scale_rule == "independent":
+        scale = scale / np.sqrt(len(preds))
+    return fit_profile(profile, restrain(median, scale, restraint), scale)
+
+
 def multi_set(pieces: list[dict], profile, host: PluginHost, out: Path, seconds: float, seed: int) -> list[dict]:
     rows = []
     for k, piece in enumerate(tqdm(pieces, desc="set multi", unit="piece")):
@@ -199,6 +213,10 @@ def multi_set(pieces: list[dict], profile, host: PluginHost, out: Path, seconds:
                           "one reference": err(pipeline(refs[:1])),
                           "three: mean of curves (pipeline)": err(pipeline(refs)),
                           "three: mean of statistics": err(_stats_mean_values(track, refs, profile, base.restraint)),
+                          "three: mean of curves, scale / sqrt 3":
+                              err(_curve_mean_values(track, refs, profile, base.restraint, "independent")),
+                          "three: mean of curves, restraint 0":
+                              err(_curve_mean_values(track, refs, profile, 0.0, "mean")),
                           "three: joined into one clip": err(pipeline([np.concatenate(refs)])),
                           "three, weights 2 1 1": err(pipeline(refs, replace(base, weights=(2.0, 1.0, 1.0))))}}
         rows.append(row)
@@ -235,12 +253,16 @@ def main() -> None:
     parser.add_argument("--limit", type=int, default=0, help="at most this many pieces per source (0: all)")
     parser.add_argument("--seed", type=int, default=18)
     parser.add_argument("--sets", nargs="+", default=["mid-side", "left-right", "multi"])
+    parser.add_argument("--sources", default=",".join(HELD_OUT),
+                        help="corpus sources to build the sets from (default: the held-out ones; others were trained "
+                             "on, and serve to choose among combinations without looking at the held-out music)")
     args = parser.parse_args()
     profile = load_profile(args.plugin)
     host = PluginHost(profile, RATE)
-    pieces = _pieces(Path(args.corpus))
+    sources = tuple(args.sources.split(","))
+    pieces = _pieces(Path(args.corpus), sources)
     if args.limit:
-        pieces = [p for s in HELD_OUT for p in [q for q in pieces if q["source"] == s][:args.limit]]
+        pieces = [p for s in sources for p in [q for q in pieces if q["source"] == s][:args.limit]]
     out = Path(args.out)
     rows: dict[str, list[dict]] = {}
     for name in args.sets:
@@ -248,7 +270,7 @@ def main() -> None:
                       else stereo_set(pieces, name, profile, host, out, args.seconds, args.seed))
     lines = [f"# Stereo modes and several references (`{profile.name}`, held-out music)", "",
              f"Command: `PYTHONPATH=. .venv/bin/python examples/stereo_report.py --corpus {args.corpus} --out "
-             f"{args.out} --plugin {args.plugin} --seconds {args.seconds:g}"
+             f"{args.out} --plugin {args.plugin} --seconds {args.seconds:g} --sources {args.sources}"
              + (f" --limit {args.limit}" if args.limit else "") + "`. Tonal distance to the target (dB RMS over 64 "
              "mel bands, level-invariant), lower is better.", ""]
     report = {}
