@@ -44,6 +44,7 @@ from host.spectrum import log_mel_spectrum_db, tonal_rms_db
 from model.curve.inference import MIN_DURATION_S, load_curve_model
 from model.audio_input import prepare_audio
 from model.curve.restraint import restrain
+from model.errors import AudioInputError
 from model.profiles import load_profile
 
 HELD_OUT = ("wesnoth-music", "musescore-midi")
@@ -138,25 +139,29 @@ def stereo_set(pieces: list[dict], eq_on: str, profile, host: PluginHost, out: P
                "mid-side --link 50": {"stereo": "mid-side", "link_percent": 50.0}}
     rows = []
     for k, piece in enumerate(tqdm(pieces, desc=f"set {eq_on}", unit="piece")):
-        rng = np.random.default_rng([seed, k])
-        starts = _starts(piece["mix"][1], seconds, 2)
-        if not starts:
+        try:
+            rng = np.random.default_rng([seed, k])
+            starts = _starts(piece["mix"][1], seconds, 2)
+            if not starts:
+                continue
+            pans = rng.uniform(-0.9, 0.9, size=len(piece["stems"])) if piece["stems"] else None
+            offset = float(rng.uniform(3.0, 9.0))
+            track = _stereo_part(piece, starts[0], seconds, rng, pans, offset)
+            ref_dry = _stereo_part(piece, starts[1], seconds, rng, pans, offset)
+            eqs = [_random_eq(profile, rng), _random_eq(profile, rng)]
+            reference = render_channels(host, ref_dry, eq_on, eqs)
+            target = render_channels(host, track, eq_on, eqs)
+            target_spectra = _spectra(target)
+            row = {"piece": piece["group"], "set": eq_on,
+                   "files": _write_row(out / eq_on / f"{k:03d}", {"track": track, "reference": reference, "target": target}),
+                   "eq": [profile.values_dict(e) for e in eqs], "errors": {"no-op": _errors(track, target_spectra)}}
+            for name, kwargs in methods.items():
+                options = MatchOptions(profile, **kwargs)
+                matched = match_channels(_clip(track), [_clip(reference)], options)
+                row["errors"][name] = _errors(render_channels(host, track, options.stereo, matched.values), target_spectra)
+        except AudioInputError as exc:  # a part the model refuses (steady noise, silence)
+            tqdm.write(f"skipped {piece['group']}: {exc}")
             continue
-        pans = rng.uniform(-0.9, 0.9, size=len(piece["stems"])) if piece["stems"] else None
-        offset = float(rng.uniform(3.0, 9.0))
-        track = _stereo_part(piece, starts[0], seconds, rng, pans, offset)
-        ref_dry = _stereo_part(piece, starts[1], seconds, rng, pans, offset)
-        eqs = [_random_eq(profile, rng), _random_eq(profile, rng)]
-        reference = render_channels(host, ref_dry, eq_on, eqs)
-        target = render_channels(host, track, eq_on, eqs)
-        target_spectra = _spectra(target)
-        row = {"piece": piece["group"], "set": eq_on,
-               "files": _write_row(out / eq_on / f"{k:03d}", {"track": track, "reference": reference, "target": target}),
-               "eq": [profile.values_dict(e) for e in eqs], "errors": {"no-op": _errors(track, target_spectra)}}
-        for name, kwargs in methods.items():
-            options = MatchOptions(profile, **kwargs)
-            matched = match_channels(_clip(track), [_clip(reference)], options)
-            row["errors"][name] = _errors(render_channels(host, track, options.stereo, matched.values), target_spectra)
         rows.append(row)
     return rows
 
@@ -189,36 +194,40 @@ def _curve_mean_values(track: np.ndarray, references: list[np.ndarray], profile,
 def multi_set(pieces: list[dict], profile, host: PluginHost, out: Path, seconds: float, seed: int) -> list[dict]:
     rows = []
     for k, piece in enumerate(tqdm(pieces, desc="set multi", unit="piece")):
-        rng = np.random.default_rng([seed, 1000 + k])
-        starts = _starts(piece["mix"][1], seconds, 4)
-        if not starts:
+        try:
+            rng = np.random.default_rng([seed, 1000 + k])
+            starts = _starts(piece["mix"][1], seconds, 4)
+            if not starts:
+                continue
+            parts = [_read(piece["mix"][0], s, seconds) for s in starts]
+            eq = _random_eq(profile, rng)
+            track, refs = parts[0], [host.render(p, eq) for p in parts[1:]]
+            target_db = log_mel_spectrum_db(host.render(track, eq), RATE)
+            base = MatchOptions(profile)
+
+            def err(values: np.ndarray) -> float:
+                return tonal_rms_db(log_mel_spectrum_db(host.render(track, values), RATE), target_db)
+
+            def pipeline(references: list[np.ndarray], options: MatchOptions = base) -> np.ndarray:
+                return match_channels(_clip(track), [_clip(r) for r in references], options).values[0]
+
+            d = out / "multi" / f"{k:03d}"
+            row = {"piece": piece["group"], "set": "multi", "eq": profile.values_dict(eq),
+                   "files": _write_row(d, {"track": track, "target": host.render(track, eq),
+                                           **{f"reference{i + 1}": r for i, r in enumerate(refs)}}),
+                   "errors": {"no-op": tonal_rms_db(log_mel_spectrum_db(track, RATE), target_db),
+                              "one reference": err(pipeline(refs[:1])),
+                              "three: mean of curves (pipeline)": err(pipeline(refs)),
+                              "three: mean of statistics": err(_stats_mean_values(track, refs, profile, base.restraint)),
+                              "three: mean of curves, scale / sqrt 3":
+                                  err(_curve_mean_values(track, refs, profile, base.restraint, "independent")),
+                              "three: mean of curves, restraint 0":
+                                  err(_curve_mean_values(track, refs, profile, 0.0, "mean")),
+                              "three: joined into one clip": err(pipeline([np.concatenate(refs)])),
+                              "three, weights 2 1 1": err(pipeline(refs, replace(base, weights=(2.0, 1.0, 1.0))))}}
+        except AudioInputError as exc:  # a part the model refuses (steady noise, silence)
+            tqdm.write(f"skipped {piece['group']}: {exc}")
             continue
-        parts = [_read(piece["mix"][0], s, seconds) for s in starts]
-        eq = _random_eq(profile, rng)
-        track, refs = parts[0], [host.render(p, eq) for p in parts[1:]]
-        target_db = log_mel_spectrum_db(host.render(track, eq), RATE)
-        base = MatchOptions(profile)
-
-        def err(values: np.ndarray) -> float:
-            return tonal_rms_db(log_mel_spectrum_db(host.render(track, values), RATE), target_db)
-
-        def pipeline(references: list[np.ndarray], options: MatchOptions = base) -> np.ndarray:
-            return match_channels(_clip(track), [_clip(r) for r in references], options).values[0]
-
-        d = out / "multi" / f"{k:03d}"
-        row = {"piece": piece["group"], "set": "multi", "eq": profile.values_dict(eq),
-               "files": _write_row(d, {"track": track, "target": host.render(track, eq),
-                                       **{f"reference{i + 1}": r for i, r in enumerate(refs)}}),
-               "errors": {"no-op": tonal_rms_db(log_mel_spectrum_db(track, RATE), target_db),
-                          "one reference": err(pipeline(refs[:1])),
-                          "three: mean of curves (pipeline)": err(pipeline(refs)),
-                          "three: mean of statistics": err(_stats_mean_values(track, refs, profile, base.restraint)),
-                          "three: mean of curves, scale / sqrt 3":
-                              err(_curve_mean_values(track, refs, profile, base.restraint, "independent")),
-                          "three: mean of curves, restraint 0":
-                              err(_curve_mean_values(track, refs, profile, 0.0, "mean")),
-                          "three: joined into one clip": err(pipeline([np.concatenate(refs)])),
-                          "three, weights 2 1 1": err(pipeline(refs, replace(base, weights=(2.0, 1.0, 1.0))))}}
         rows.append(row)
     return rows
 
