@@ -8,8 +8,9 @@ Held-out music only: the corpus sources ``wesnoth-music`` and ``musescore-midi``
 trained on. Three sets, each row one piece, every EQ random (uniform on the profile's grid, as render-dataset
 draws) and applied through the real plugin:
 
-- ``mid-side``: a stereo piece (musescore: its stems panned at random with a constant-power law; wesnoth: the
-  mono track as mid, another part of the same track at half level as side: different content per side). The
+- ``mid-side``: a stereo piece (wesnoth: the soundtrack's own stereo file, the corpus entry's ``origin``, whose side
+  is 1 to 4 dB below its mid; musescore: its stems panned at random with a constant-power law; a mono file with no
+  stereo origin: the track as mid and another part of it at half level as side). The
   track is one part, the reference another part with one EQ on mid and another on side; the target is the track
   through the same two EQs.
 - ``left-right``: the same pieces, one EQ on left and another on right.
@@ -35,7 +36,7 @@ import numpy as np
 import soundfile as sf
 from tqdm import tqdm
 
-from host.audio import AudioClip
+from host.audio import AudioClip, resample
 from host.matching.curve_fit import fit_profile
 from host.matching.pipeline import MatchOptions, finish, match_channels, Estimate
 from host.matching.stereo import decode, encode, render_channels
@@ -64,9 +65,13 @@ def _pieces(corpus: Path, sources: tuple[str, ...] = HELD_OUT) -> list[dict]:
     for f in files:
         if f["source"] not in sources or f["kind"] != "music":
             continue
-        piece = pieces.setdefault(f["group"], {"group": f["group"], "source": f["source"], "mix": None, "stems": []})
+        piece = pieces.setdefault(f["group"], {"group": f["group"], "source": f["source"], "mix": None, "stems": [],
+                                               "stereo": None})
         if f["source"] != "musescore-midi" or f["path"].endswith("_mix.flac"):
             piece["mix"] = (corpus / f["path"], float(f["duration_s"]))
+            origin = Path(str(f.get("origin", "")))
+            if f.get("source_channels") == 2 and origin.is_absolute() and origin.is_file():
+                piece["stereo"] = origin  # the soundtrack's own stereo file
         else:
             piece["stems"].append((corpus / f["path"], float(f["duration_s"])))
     return [p for p in pieces.values() if p["mix"] is not None]
@@ -83,7 +88,12 @@ def _starts(duration_s: float, seconds: float, n: int) -> list[float]:
 def _stereo_part(piece: dict, start_s: float, seconds: float, rng: np.random.Generator,
                  pans: np.ndarray | None, side_offset_s: float) -> np.ndarray:
     """(2, samples) left/right of one part of a piece (see the module docstring)."""
-    if piece["stems"]:
+    if piece["stereo"] is not None:
+        with sf.SoundFile(str(piece["stereo"])) as fh:
+            fh.seek(int(start_s * fh.samplerate))
+            x = fh.read(int(seconds * fh.samplerate), dtype="float32", always_2d=True)[:, :2].T
+            out = resample(np.ascontiguousarray(x.T), fh.samplerate, RATE).T if fh.samplerate != RATE else x
+    elif piece["stems"]:
         out = np.zeros((2, int(seconds * RATE)), np.float32)
         for (path, _), pan in zip(piece["stems"], pans):
             x = _read(path, start_s, seconds)
