@@ -538,7 +538,8 @@ def apply_stems(reference: Path | str | Sequence[Path | str], stems_dir: Path | 
     hashes = [file_sha256(r) for r in references]
     run_key = config.run_key() | {"reference_sha256": hashes[0] if len(hashes) == 1 else hashes}
     if shared_values is not None:
-        run_key["shared_values"] = list(shared_values[0]) if len(shared_values) == 1 else [list(v) for v in shared_values]
+        run_key["shared_values"] = (list(shared_values[0]) if len(shared_values) == 1
+                                    else [list(v) for v in shared_values])
     results: dict[str, StemResult] = {}
     todo = []
     for stem in stems:
@@ -552,7 +553,8 @@ def apply_stems(reference: Path | str | Sequence[Path | str], stems_dir: Path | 
     out_dir.mkdir(parents=True, exist_ok=True)
     record_outputs(out_dir, names)
     for stem in stems:  # a killed run may have left temporaries of its outputs
-        for path in (*_outputs(out_dir, stem).values(), *_state_paths(out_dir, stem, profile, config.channels).values()):
+        states = _state_paths(out_dir, stem, profile, config.channels)
+        for path in (*_outputs(out_dir, stem).values(), *states.values()):
             remove_stale_temporaries(path)
     with tqdm(total=len(todo), unit="stem", desc="apply", disable=not progress) as bar:
         for result in _run_jobs(todo, config, workers):

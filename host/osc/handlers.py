@@ -353,7 +353,8 @@ def handle_match_multi(ctx: HandlerContext, client: ClientAddress, address: str,
         raise OscRequestError(request_id, str(exc)) from exc
     dirs = ctx.config.allowed_dirs
     track_path = resolve_allowed_path(request_id, track_raw, dirs, "track")
-    reference_paths = [resolve_allowed_path(request_id, r, dirs, f"reference {k + 1}") for k, r in enumerate(references)]
+    reference_paths = [resolve_allowed_path(request_id, r, dirs, f"reference {k + 1}")
+                       for k, r in enumerate(references)]
     ctx.submit(client, request_id, functools.partial(run_match_multi, ctx, client, request_id,
                                                      functools.partial(load_clips, track_path, reference_paths),
                                                      options))

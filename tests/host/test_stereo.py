@@ -247,8 +247,8 @@ def test_apply_mid_side_writes_a_preset_and_settings_per_channel_and_reports_mon
         assert preset.is_file() and preset.name == f"keys.{channel}.faust-peq.dsp"
     assert read_audio(out / "keys.wav").channels == 2
     assert "### mid" in (out / "report.md").read_text()
-    shared = apply_stems(tmp_path / "ref.wav", stems, tmp_path / "shared", ApplyConfig(mode="shared", stereo="left-right"),
-                         progress=False)
+    shared = apply_stems(tmp_path / "ref.wav", stems, tmp_path / "shared",
+                         ApplyConfig(mode="shared", stereo="left-right"), progress=False)
     assert shared.shared_channels is not None and set(shared.shared_channels) == {"left", "right"}
 
 
