@@ -17,7 +17,8 @@ draws) and applied through the real plugin:
 - ``multi``: mono; the track is one part of a piece, the references three other parts with one EQ; the target
   the track through that EQ. Combinations compared: the first reference alone, the weighted mean of the three
   references' predicted curves (what the pipeline does), the mean of their band statistics (one prediction),
-  and the three references joined into one clip.
+  and the three references joined into one clip; and the combined scale (the model's uncertainty, which sets the
+  restraint) as the pipeline takes it (independent errors) against the mean of the scales, and no restraint.
 
 Error: the tonal distance to the target (host.spectrum: RMS dB over 64 mel bands of the mean-removed average
 spectra, level-invariant), per channel (left, right; mid and side), against leaving the track alone. The sets are
@@ -189,8 +190,9 @@ def _stats_mean_values(track: np.ndarray, references: list[np.ndarray], profile,
 
 def _curve_mean_values(track: np.ndarray, references: list[np.ndarray], profile, restraint: float,
                        scale_rule: str) -> np.ndarray:
-    """The mean of the references' curves with the combined scale taken as the mean of their scales ("mean":
-    reference noise fully shared) or as their mean over sqrt(n) ("independent": reference noise independent)."""
+    """The mean of the references' curves with the combined scale taken as the mean of their scales ("mean": the
+    references' errors fully shared) or as that over sqrt(n) ("independent"; the pipeline's rule is
+    sqrt(sum w^2 b^2), equal to it when the scales are equal)."""
     from model import predict_curve
 
     preds = [predict_curve(track, r, RATE, restraint=0.0) for r in references]
@@ -229,8 +231,8 @@ def multi_set(pieces: list[dict], profile, host: PluginHost, out: Path, seconds:
                               "one reference": err(pipeline(refs[:1])),
                               "three: mean of curves (pipeline)": err(pipeline(refs)),
                               "three: mean of statistics": err(_stats_mean_values(track, refs, profile, base.restraint)),
-                              "three: mean of curves, scale / sqrt 3":
-                                  err(_curve_mean_values(track, refs, profile, base.restraint, "independent")),
+                              "three: mean of curves, mean of scales":
+                                  err(_curve_mean_values(track, refs, profile, base.restraint, "mean")),
                               "three: mean of curves, restraint 0":
                                   err(_curve_mean_values(track, refs, profile, 0.0, "mean")),
                               "three: joined into one clip": err(pipeline([np.concatenate(refs)])),
