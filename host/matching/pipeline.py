@@ -327,7 +327,8 @@ def reference_weights(n_references: int, options: MatchOptions) -> np.ndarray:
     if options.weights is None:
         return np.full(n_references, 1.0 / n_references)
     if len(options.weights) != n_references:
-        raise OptionError(f"--weights gives {len(options.weights)} weights for {n_references} reference"
+        n = len(options.weights)
+        raise OptionError(f"--weights gives {n} weight{'s' if n != 1 else ''} for {n_references} reference"
                           f"{'s' if n_references != 1 else ''}: give one per reference")
     w = np.asarray(options.weights, dtype=np.float64)
     return w / w.sum()
