@@ -7,6 +7,8 @@ call it with any Python 3.10+ from a checkout:
     python examples/osc_client.py clips track.wav reference.wav --start 12.5 --length 10
     python examples/osc_client.py files ... --reply-port 9001 --json result.json
     python examples/osc_client.py clips t.wav r.wav --lines out.txt   # for examples/reaper_eqbridge.lua
+    python examples/osc_client.py multi /abs/track.wav /abs/ref1.wav /abs/ref2.wav --weights 2 1 \
+        --stereo mid-side --link 20 --range 80 12000          # /eqbridge/match_multi
 
 ``files`` sends paths (they must lie in a folder the server was started with ``--allow-dir``);
 ``clips`` sends the audio itself in float32 chunks (for a DAW that cannot share files). With
@@ -44,6 +46,9 @@ def print_result(result: dict) -> None:
     if "error" in result:
         log.error("request %d: %s", result["request_id"], result["error"])
         return
+    for channel, replies in result.get("channels", {}).items():  # mid-side / left-right
+        log.info("%s:", channel)
+        print_result({"request_id": result["request_id"], **replies})
     for name, value in result["settings"].items():
         norm = result["normalized"].get(name, {})
         log.info("%-16s %10.3f   plugin param %3s = %.4f   automation points: %d", name, value,
@@ -63,9 +68,13 @@ def write_lines(result: dict, path: Path) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("mode", choices=("files", "clips", "ping"))
+    parser.add_argument("mode", choices=("files", "clips", "multi", "ping"))
     parser.add_argument("track", nargs="?")
-    parser.add_argument("reference", nargs="?")
+    parser.add_argument("reference", nargs="*", help="one reference (files, clips) or several (multi)")
+    parser.add_argument("--weights", type=float, nargs="+", help="multi: one weight per reference")
+    parser.add_argument("--stereo", default="link", help="multi: link, mid-side or left-right")
+    parser.add_argument("--link", type=float, default=0.0, help="multi: link percent (mid-side, left-right)")
+    parser.add_argument("--range", type=float, nargs=2, metavar=("LOW_HZ", "HIGH_HZ"), help="multi: frequency range")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=9000)
     parser.add_argument("--reply-port", type=int, default=0, help="0: listen on the sending port")
@@ -84,13 +93,18 @@ def main(argv: list[str] | None = None) -> int:
         log.info("pong after %.1f ms", 1000 * client.ping())
         return 0
     if not (args.track and args.reference):
-        parser.error("files and clips need TRACK and REFERENCE")
+        parser.error("files, clips and multi need TRACK and REFERENCE")
+    if args.mode != "multi" and len(args.reference) != 1:
+        parser.error("files and clips take one REFERENCE; multi takes several")
     start = time.perf_counter()
     if args.mode == "files":
-        result = client.match_files(args.request_id, Path(args.track), Path(args.reference))
+        result = client.match_files(args.request_id, Path(args.track), Path(args.reference[0]))
+    elif args.mode == "multi":
+        result = client.match_multi(args.request_id, Path(args.track), [Path(r) for r in args.reference],
+                                    args.weights, args.stereo, args.link, tuple(args.range) if args.range else None)
     else:
         track, rate = read_excerpt(Path(args.track), args.start, args.length)
-        reference, ref_rate = read_excerpt(Path(args.reference), args.reference_start, args.reference_length)
+        reference, ref_rate = read_excerpt(Path(args.reference[0]), args.reference_start, args.reference_length)
         if ref_rate != rate:
             parser.error(f"track ({rate} Hz) and reference ({ref_rate} Hz) must share a sample rate for clips")
         result = client.match_clips(args.request_id, track, reference, rate)

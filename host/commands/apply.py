@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 
+from host.commands import add_curve_options
 from host.matching.apply import MODES, ApplyConfig, apply_stems
 from host.matching.pipeline import AMOUNT_RANGE_PERCENT
 
@@ -11,12 +12,17 @@ from host.matching.pipeline import AMOUNT_RANGE_PERCENT
 def _run(args: argparse.Namespace) -> int:
     config = ApplyConfig(plugin=args.plugin, mode=args.mode, amount_percent=args.amount,
                          max_gain_db=args.max_gain_db, no_clip=args.no_clip, checkpoint=args.checkpoint,
-                         refine_s=args.refine, model=args.model, restraint=args.restraint)
+                         refine_s=args.refine, model=args.model, restraint=args.restraint, stereo=args.stereo,
+                         link_percent=args.link, range_hz=tuple(args.range) if args.range else None,
+                         weights=tuple(args.weights) if args.weights else None)
     summary = apply_stems(args.reference, args.stems, args.out, config, workers=args.workers,
                           progress=not args.no_progress, overwrite=args.overwrite)
     if summary.shared_values:
         print("shared settings (from the sum of the stems): "
               + ", ".join(f"{k}={v:.2f}" for k, v in summary.shared_values.items()))
+    for channel, values in (summary.shared_channels or {}).items():
+        print(f"shared {channel} settings (from the sum of the stems): "
+              + ", ".join(f"{k}={v:.2f}" for k, v in values.items()))
     for r in summary.results:
         if r.record is None:
             print(f"  {r.name:28s} FAILED: {r.error}")
@@ -35,7 +41,12 @@ def _run(args: argparse.Namespace) -> int:
 def register(sub: argparse._SubParsersAction) -> None:
     lo, hi = AMOUNT_RANGE_PERCENT
     p = sub.add_parser("apply", help="match every stem in a folder to a reference through a real EQ plugin")
-    p.add_argument("--reference", required=True, help="audio with the wanted sound")
+    p.add_argument("--reference", required=True, action="append",
+                   help="audio with the wanted sound; repeat it for several references (combined as the weighted "
+                        "mean of their predicted curves, curve model)")
+    p.add_argument("--weights", type=float, nargs="+", metavar="W",
+                   help="one weight per --reference, in order (0..1000; only their ratios matter; default equal)")
+    add_curve_options(p)
     p.add_argument("--stems", required=True, help="folder of stems (WAV/FLAC/AIFF...; not searched recursively)")
     p.add_argument("--out", required=True, help="output folder (must not be the stems folder)")
     p.add_argument("--plugin", default="faust-peq", help="plugin profile: zameq2, lsp-para-eq or faust-peq")

@@ -27,7 +27,9 @@ from tqdm import tqdm
 from host.audio import AudioClip, read_audio, write_audio_atomic
 from host.errors import AudioInputError, EqbridgeError, OptionError, ProfileError
 from host.matching.output_level import OutputLevel, guard_output_level
-from host.matching.pipeline import Estimate, GainChange, MatchOptions, estimate_clips, finish
+from host.matching.pipeline import (ChannelsOutcome, Estimate, GainChange, MatchOptions, check_references, finish,
+                                    match_channels)
+from host.matching.stereo import CHANNELS, check_stereo_clip, render_channels
 from host.paths import check_output_folder
 from host.processes import end_with_parent
 from host.spectrum import log_mel_spectrum_db, shared_fmax_hz, tonal_rms_db
@@ -64,6 +66,10 @@ class ApplyConfig:
     model: str = "auto"                 # host.matching.pipeline.MODELS
     refine_s: float = 0.0               # > 0: refine each prediction this long through the plugin (host/matching/refine.py)
     restraint: float = DEFAULT_RESTRAINT  # curve model: shrink unsure bands toward flat (model.curve.restraint)
+    stereo: str = "link"                # host.matching.stereo.STEREO_MODES
+    link_percent: float | None = None   # mid-side/left-right: 0 independent .. 100 the link curve
+    range_hz: tuple[float, float] | None = None  # bands outside are left flat
+    weights: tuple[float, ...] | None = None     # one per --reference; None: equal
 
     def __post_init__(self) -> None:
         if self.mode not in MODES:
@@ -73,13 +79,20 @@ class ApplyConfig:
     def match_options(self, profile: PluginProfile) -> MatchOptions:
         return MatchOptions(profile, Path(self.checkpoint) if self.checkpoint else None, model=self.model, refine_s=self.refine_s,
                             amount_percent=self.amount_percent, max_gain_db=self.max_gain_db,
-                            restraint=self.restraint)
+                            restraint=self.restraint, stereo=self.stereo, link_percent=self.link_percent,
+                            range_hz=self.range_hz, weights=self.weights)
+
+    @property
+    def channels(self) -> tuple[str, ...]:
+        return CHANNELS[self.stereo]
 
     def run_key(self) -> dict:
         """What a finished stem's settings file must match for a rerun to skip it."""
         return {"plugin": self.plugin, "mode": self.mode, "amount_percent": float(self.amount_percent),
                 "max_gain_db": self.max_gain_db, "no_clip": self.no_clip, "refine_s": float(self.refine_s), "model": self.model,
-                "restraint": float(self.restraint),
+                "restraint": float(self.restraint), "stereo": self.stereo, "link_percent": self.link_percent,
+                "range_hz": list(self.range_hz) if self.range_hz else None,
+                "weights": list(self.weights) if self.weights else None,
                 "checkpoint": str(Path(self.checkpoint).resolve()) if self.checkpoint else None}
 
 
@@ -104,17 +117,19 @@ def list_stems(stems_dir: Path) -> list[Path]:
     return stems
 
 
-def check_out_dir(stems: Sequence[Path], stems_dir: Path, out_dir: Path, reference: Path,
-                  profile: PluginProfile) -> list[str]:
+def check_out_dir(stems: Sequence[Path], stems_dir: Path, out_dir: Path, reference: Path | Sequence[Path],
+                  profile: PluginProfile, channels: Sequence[str] = ("all",)) -> list[str]:
     """Refuse an output folder that would overwrite an input; returns the names of the files the run writes.
 
     Raises:
         OptionError: OUTDIR is (a link to) the stems folder or a file, an output file is (a link to) a stem or
         the reference, or OUTDIR cannot be written (host.paths.check_output_folder).
     """
+    references = [reference] if isinstance(reference, Path) else list(reference)
     names = [REPORT, MARKER] + [p.name for stem in stems
-                        for p in (*_outputs(out_dir, stem).values(), _state_path(out_dir, stem, profile))]
-    inputs = {"--stems": stems_dir, "--reference": reference, **{f"stem {s.name}": s for s in stems}}
+                                for p in (*_outputs(out_dir, stem).values(),
+                                          *_state_paths(out_dir, stem, profile, channels).values())]
+    inputs = {"--stems": stems_dir, **{f"--reference {r}": r for r in references}, **{f"stem {s.name}": s for s in stems}}
     check_output_folder("--out", out_dir, inputs, files=names)
     return names
 
@@ -181,9 +196,15 @@ def _outputs(out_dir: Path, stem: Path) -> dict[str, Path]:
             "plot": out_dir / f"{stem.stem}.png"}
 
 
-def _state_path(out_dir: Path, stem: Path, profile: PluginProfile) -> Path:
-    """VST: an .fxb bank (what DawDreamer's save_state writes); Faust: the DSP with the values as defaults."""
-    return out_dir / (f"{stem.stem}.{profile.name}.dsp" if profile.backend == "faust" else f"{stem.stem}.fxb")
+def _state_path(out_dir: Path, stem: Path, profile: PluginProfile, channel: str = "all") -> Path:
+    """VST: an .fxb bank (what DawDreamer's save_state writes); Faust: the DSP with the values as defaults.
+    A mid/side or left/right match writes one per channel, named ``<stem>.<channel>.fxb``."""
+    base = stem.stem if channel == "all" else f"{stem.stem}.{channel}"
+    return out_dir / (f"{base}.{profile.name}.dsp" if profile.backend == "faust" else f"{base}.fxb")
+
+
+def _state_paths(out_dir: Path, stem: Path, profile: PluginProfile, channels: Sequence[str]) -> dict[str, Path]:
+    return {c: _state_path(out_dir, stem, profile, c) for c in channels}
 
 
 def _finished_record(stem: Path, out_dir: Path, run_key: dict) -> dict | None:
@@ -260,9 +281,9 @@ class StemJob:
 
     stem: Path
     out_dir: Path
-    reference: Path
+    references: tuple[Path, ...]
     config: ApplyConfig
-    shared_values: tuple[float, ...] | None = None  # mode "shared": the physical values predicted from the sum
+    shared_values: tuple[tuple[float, ...], ...] | None = None  # mode "shared": per channel, from the sum
     shared_checkpoint: str | None = None
     run_key: dict = field(default_factory=dict)  # stamped into the settings file; a rerun compares it
 
@@ -300,11 +321,13 @@ class StemApplier:
             self._references[key] = read_audio(path)
         return self._references[key]
 
-    def reference_spectrum_db(self, path: Path, fmax_hz: float) -> np.ndarray:
-        key = (str(path), fmax_hz)
+    def reference_spectrum_db(self, paths: Sequence[Path], fmax_hz: float) -> np.ndarray:
+        """The references' tonal balance: the weighted mean of their mean-removed log-mel spectra."""
+        key = (tuple(str(p) for p in paths), fmax_hz)
         if key not in self._reference_spectra:
-            ref = self.reference(path)
-            self._reference_spectra[key] = log_mel_spectrum_db(ref.mono(), ref.sample_rate, fmax_hz)
+            w = np.asarray(self.config.weights or [1.0] * len(paths), dtype=np.float64)
+            spectra = [log_mel_spectrum_db(r.mono(), r.sample_rate, fmax_hz) for r in map(self.reference, paths)]
+            self._reference_spectra[key] = sum(wi * x for wi, x in zip(w / w.sum(), spectra))
         return self._reference_spectra[key]
 
     def run(self, job: StemJob) -> StemResult:
@@ -321,50 +344,72 @@ class StemApplier:
         cfg, profile = self.config, self.profile
         clip = read_audio(job.stem)
         check_stem(clip)
-        reference = self.reference(job.reference)
+        check_stereo_clip(clip, cfg.stereo, "stem")
+        references = [self.reference(r) for r in job.references]
         host = self.host(clip.sample_rate)
         if job.shared_values is not None:
-            shared = np.asarray(job.shared_values, dtype=np.float64)
-            est = Estimate(shared, shared, str(job.shared_checkpoint), None)
+            outcomes = []
+            for values in job.shared_values:
+                shared = np.asarray(values, dtype=np.float64)
+                outcomes.append(finish(Estimate(shared, shared, str(job.shared_checkpoint), None), self.options))
+            matched = ChannelsOutcome(cfg.stereo, cfg.channels, tuple(outcomes), (None,) * len(outcomes))
         else:
-            est = estimate_clips(clip, reference, self.options, plugin_refiner(host))
-        outcome = finish(est, self.options)
-        predicted, values, changes = est.values, outcome.values, outcome.gain_changes
-        settings = outcome.settings(host.parameter_indices)
-        rendered = host.render(clip.data, values)                      # (channels, samples)
+            matched = match_channels(clip, references, self.options, plugin_refiner(host))
+        by_channel = matched.by_channel()
+        rendered = render_channels(host, clip.data, cfg.stereo, matched.values)   # (channels, samples)
         rendered, level = guard_output_level(rendered, clip.subtype, cfg.no_clip)
         outs = _outputs(job.out_dir, job.stem)
         write_audio_atomic(outs["audio"], rendered, clip.sample_rate, subtype=clip.subtype, format=clip.format)
-        state_path = _state_path(job.out_dir, job.stem, profile)
-        state = save_plugin_state(host, state_path, settings.normalized)
+        state_paths = _state_paths(job.out_dir, job.stem, profile, cfg.channels)
+        channels = {}
+        for name, outcome in by_channel.items():
+            host.set_normalized(profile.to_norm(outcome.values))  # the plugin holds this channel's settings to save
+            settings = outcome.settings(host.parameter_indices)
+            channels[name] = settings.to_json(
+                predicted_values=profile.values_dict(outcome.estimate.values),
+                gain_changes=[vars(c) for c in outcome.gain_changes],
+                plugin_state=save_plugin_state(host, state_paths[name], settings.normalized))
         after = rendered.mean(axis=0)
-        plot_eq_match(outs["plot"], host.magnitude_response_db(values), clip.sample_rate, before=clip.mono(),
-                      after=after, reference=reference.mono(), reference_rate=reference.sample_rate,
-                      title=f"{profile.display_name}: {job.stem.name} matched to {job.reference.name} "
-                            f"({cfg.amount_percent:g}%)")
-        notes = _notes(changes, level, cfg)
-        fmax_hz = shared_fmax_hz(clip.sample_rate, reference.sample_rate)
-        ref_db = self.reference_spectrum_db(job.reference, fmax_hz)
+        ref_names = ", ".join(r.name for r in job.references)
+        curves = {name: host.magnitude_response_db(o.values) for name, o in by_channel.items()}
+        plot_eq_match(outs["plot"], curves if cfg.stereo != "link" else curves["all"], clip.sample_rate,
+                      before=clip.mono(), after=after, reference=references[0].mono(),
+                      reference_rate=references[0].sample_rate,
+                      title=f"{profile.display_name}: {job.stem.name} matched to {ref_names} "
+                            f"({cfg.amount_percent:g}%" + (f", {cfg.stereo})" if cfg.stereo != "link" else ")"))
+        notes = [f"{name}: {n}" if cfg.stereo != "link" else n
+                 for name, o in by_channel.items() for n in _notes(o.gain_changes, None, cfg)]
+        if level.note():
+            notes.append(level.note())
+        fmax_hz = min(shared_fmax_hz(clip.sample_rate, r.sample_rate) for r in references)
+        ref_db = self.reference_spectrum_db(job.references, fmax_hz)
         metrics = {
             "tonal_rms_db_before": tonal_rms_db(log_mel_spectrum_db(clip.mono(), clip.sample_rate, fmax_hz), ref_db),
             "tonal_rms_db_after": tonal_rms_db(log_mel_spectrum_db(after, clip.sample_rate, fmax_hz), ref_db),
             "peak_dbfs": level.peak_dbfs, "peak_before_output_gain_dbfs": level.peak_before_output_gain_dbfs,
             "output_gain_db": level.output_gain_db, "clipped_samples": level.clipped_samples,
         }
-        record = settings.to_json(
-            host.identity, settings_version=SETTINGS_VERSION, run=job.run_key, mode=cfg.mode,
-            amount_percent=cfg.amount_percent, max_gain_db=cfg.max_gain_db, no_clip=cfg.no_clip,
-            units={p.name: p.unit for p in profile.parameters},
-            predicted_values=profile.values_dict(predicted), gain_changes=[vars(c) for c in changes],
-            stem=str(job.stem), input_sha256=file_sha256(job.stem), reference=str(job.reference),
-            sample_rate=clip.sample_rate, channels=clip.channels, frames=clip.frames, subtype=clip.subtype,
-            format=clip.format, metrics=metrics, notes=notes, plugin_state=state,
-            files={"audio": outs["audio"].name, "plot": outs["plot"].name, "plugin_state": state_path.name})
+        reference = str(job.references[0]) if len(job.references) == 1 else [str(r) for r in job.references]
+        common = dict(settings_version=SETTINGS_VERSION, run=job.run_key, mode=cfg.mode, stereo=cfg.stereo,
+                      amount_percent=cfg.amount_percent, max_gain_db=cfg.max_gain_db, no_clip=cfg.no_clip,
+                      units={p.name: p.unit for p in profile.parameters}, stem=str(job.stem),
+                      input_sha256=file_sha256(job.stem), reference=reference, sample_rate=clip.sample_rate,
+                      channels=clip.channels, frames=clip.frames, subtype=clip.subtype, format=clip.format,
+                      metrics=metrics, notes=notes,
+                      files={"audio": outs["audio"].name, "plot": outs["plot"].name,
+                             **{("plugin_state" if c == "all" else f"plugin_state_{c}"): p.name
+                                for c, p in state_paths.items()}})
+        if cfg.stereo == "link":
+            record = {**channels["all"], "plugin_identity": dict(vars(host.identity)), **common}
+        else:
+            record = {"plugin": profile.name, "plugin_identity": dict(vars(host.identity)),
+                      "checkpoint": matched.outcomes[0].estimate.checkpoint, **common,
+                      "link_percent": cfg.link_percent or 0.0, "stereo_channels": channels}
         write_json_atomic(outs["settings"], record)  # last: its presence marks the stem finished
         return StemResult(job.stem.name, "done", record, duration_s=clip.duration_s)
 
 
-def _notes(changes: Sequence[GainChange], level: OutputLevel, cfg: ApplyConfig) -> list[str]:
+def _notes(changes: Sequence[GainChange], level: OutputLevel | None, cfg: ApplyConfig) -> list[str]:
     notes = []
     for c in changes:
         if c.capped_by_max_gain:
@@ -372,7 +417,7 @@ def _notes(changes: Sequence[GainChange], level: OutputLevel, cfg: ApplyConfig) 
         if c.clipped_to_range:
             notes.append(f"{c.name}: {c.requested_db:+.2f} dB clipped to the profile's range, applied "
                          f"{c.applied_db:+.2f} dB")
-    if level.note():
+    if level is not None and level.note():
         notes.append(level.note())
     return notes
 
@@ -397,8 +442,9 @@ def _worker_run(job: StemJob) -> StemResult:
     return _WORKER.run(job)
 
 
-def _sum_of_stems(stems: Sequence[Path]) -> AudioClip:
-    """The mono sum of the readable, non-silent stems at the first one's rate (what a mix bus hears)."""
+def _sum_of_stems(stems: Sequence[Path], stereo: str = "link") -> AudioClip:
+    """The sum of the readable, non-silent stems at the first one's rate (what a mix bus hears): mono for
+    ``link``, else two channels (a mono stem adds to both)."""
     import soxr
 
     clips = []
@@ -406,19 +452,26 @@ def _sum_of_stems(stems: Sequence[Path]) -> AudioClip:
         try:
             clip = read_audio(stem)
             check_stem(clip)
-        except AudioInputError as exc:
+            if clip.channels > 2:
+                check_stereo_clip(clip, stereo, f"stem {stem.name}")
+        except (AudioInputError, OptionError) as exc:
             log.warning("left out of the shared sum: %s", exc)
             continue
         clips.append(clip)
     if not clips:
         raise AudioInputError("mode shared: no stem is readable and audible, nothing to sum")
     rate = clips[0].sample_rate
-    monos = [c.mono() if c.sample_rate == rate else soxr.resample(c.mono(), c.sample_rate, rate).astype(np.float32)
-             for c in clips]
-    total = np.zeros(max(len(m) for m in monos), dtype=np.float32)
-    for m in monos:
-        total[:len(m)] += m
-    return AudioClip(total[None, :], rate, "FLOAT", "WAV", Path("sum-of-stems"))
+    width = 1 if stereo == "link" else 2
+    parts = []
+    for c in clips:
+        data = c.data.mean(axis=0, keepdims=True) if width == 1 else np.broadcast_to(c.data, (2, c.frames))
+        if c.sample_rate != rate:
+            data = soxr.resample(np.ascontiguousarray(data.T), c.sample_rate, rate).T
+        parts.append(np.asarray(data, dtype=np.float32))
+    total = np.zeros((width, max(p.shape[1] for p in parts)), dtype=np.float32)
+    for p in parts:
+        total[:, :p.shape[1]] += p
+    return AudioClip(total, rate, "FLOAT", "WAV", Path("sum-of-stems"))
 
 
 @dataclass(frozen=True)
@@ -427,54 +480,66 @@ class ApplySummary:
     report: Path
     results: tuple[StemResult, ...]
     seconds: float
-    shared_values: dict[str, float] | None = None
+    shared_values: dict[str, float] | None = None        # mode shared, --stereo link: the one setting
     counts: dict[str, int] = field(default_factory=dict)
+    shared_channels: dict[str, dict[str, float]] | None = None  # mode shared, mid-side/left-right: per channel
 
 
-def apply_stems(reference: Path | str, stems_dir: Path | str, out_dir: Path | str,
+def apply_stems(reference: Path | str | Sequence[Path | str], stems_dir: Path | str, out_dir: Path | str,
                 config: ApplyConfig = ApplyConfig(), workers: int = 1, progress: bool = True,
                 overwrite: bool = False) -> ApplySummary:
-    """Match every stem in ``stems_dir`` to ``reference`` through the plugin; write into ``out_dir``.
+    """Match every stem in ``stems_dir`` to ``reference`` (one path, or several combined with
+    ``config.weights``) through the plugin; write into ``out_dir``.
 
     Outputs per stem: the audio (same name, format, subtype, rate, channels, length), ``<stem>.settings.json``,
-    the plugin's preset, ``<stem>.png``; and ``report.md`` over all stems. Bad stems (unreadable, silent,
-    too short) are reported and the rest finish; finished stems are skipped on a rerun. A file in OUTDIR that
-    apply did not write is never replaced unless ``overwrite`` (OUTDIR/eqbridge-apply.json lists apply's own).
+    the plugin's preset (one per channel with --stereo mid-side or left-right), ``<stem>.png``; and
+    ``report.md`` over all stems. Bad stems (unreadable, silent, too short, mono in a two-channel mode) are
+    reported and the rest finish; finished stems are skipped on a rerun. A file in OUTDIR that apply did not
+    write is never replaced unless ``overwrite`` (OUTDIR/eqbridge-apply.json lists apply's own).
 
     Raises:
         AudioInputError: missing stems folder or reference.
         OptionError: workers outside 1..MAX_WORKERS (other options are checked by :class:`ApplyConfig`); an
-            OUTDIR that would overwrite inputs, cannot be written, or holds a file apply did not write.
+            OUTDIR that would overwrite inputs, cannot be written, or holds a file apply did not write; a
+            mono reference with --stereo mid-side or left-right; weights that are not one per reference.
         ProfileError / PluginNotFoundError: unknown profile, missing plugin or checkpoint.
     """
     if workers < 1:
         raise OptionError(f"--workers must be at least 1, got {workers}")
-    reference, stems_dir, out_dir = Path(reference), Path(stems_dir), Path(out_dir)
+    references = ([Path(reference)] if isinstance(reference, (str, Path)) else [Path(r) for r in reference])
+    stems_dir, out_dir = Path(stems_dir), Path(out_dir)
     stems = list_stems(stems_dir)
     profile = load_profile(config.plugin)
     if not profile.is_eq:
         raise OptionError(f"apply matches EQ (gains, --amount, --max-gain-db, EQ-curve pictures); profile "
                                f"{profile.name!r} is a {profile.effect} profile: use `eqbridge match` for it")
-    names = check_out_dir(stems, stems_dir, out_dir, reference, profile)
+    names = check_out_dir(stems, stems_dir, out_dir, references, profile, config.channels)
     check_not_foreign(out_dir, names, overwrite)
-    ref_clip = read_audio(reference)
-    check_stem(ref_clip)
+    ref_clips = [read_audio(r) for r in references]
+    for clip in ref_clips:
+        check_stem(clip)
+    options = config.match_options(profile)
+    check_references(ref_clips, options)  # the references' channels and the weights, before any stem
     start = time.perf_counter()
     shared_values, shared_ckpt = None, None
     if config.mode == "shared":
-        mix = _sum_of_stems(stems)
+        mix = _sum_of_stems(stems, config.stereo)
         refiner = None
         if config.refine_s > 0:
             from host.matching.refine import plugin_refiner
             from host.plugins.render import PluginHost
 
             refiner = plugin_refiner(PluginHost(profile, mix.sample_rate))
-        est = estimate_clips(mix, ref_clip, config.match_options(profile), refiner)
-        shared_values, shared_ckpt = tuple(float(v) for v in est.values), est.checkpoint
-        log.info("shared settings from the sum of %d stems: %s", len(stems), profile.values_dict(est.values))
-    run_key = config.run_key() | {"reference_sha256": file_sha256(reference)}
+        matched = match_channels(mix, ref_clips, options, refiner)
+        shared_values = tuple(tuple(float(v) for v in o.estimate.values) for o in matched.outcomes)
+        shared_ckpt = matched.outcomes[0].estimate.checkpoint
+        log.info("shared settings from the sum of %d stems: %s", len(stems),
+                 {c: profile.values_dict(np.asarray(v)) for c, v in zip(matched.channels, shared_values)})
+    hashes = [file_sha256(r) for r in references]
+    run_key = config.run_key() | {"reference_sha256": hashes[0] if len(hashes) == 1 else hashes}
     if shared_values is not None:
-        run_key["shared_values"] = list(shared_values)
+        run_key["shared_values"] = (list(shared_values[0]) if len(shared_values) == 1
+                                    else [list(v) for v in shared_values])
     results: dict[str, StemResult] = {}
     todo = []
     for stem in stems:
@@ -482,23 +547,27 @@ def apply_stems(reference: Path | str, stems_dir: Path | str, out_dir: Path | st
         if record is not None:
             results[stem.name] = StemResult(stem.name, "skipped", record)
         else:
-            todo.append(StemJob(stem, out_dir, reference, config, shared_values, shared_ckpt, run_key))
+            todo.append(StemJob(stem, out_dir, tuple(references), config, shared_values, shared_ckpt, run_key))
     if results:
         log.info("resuming: %d of %d stems already finished", len(results), len(stems))
     out_dir.mkdir(parents=True, exist_ok=True)
     record_outputs(out_dir, names)
     for stem in stems:  # a killed run may have left temporaries of its outputs
-        for path in (*_outputs(out_dir, stem).values(), _state_path(out_dir, stem, profile)):
+        states = _state_paths(out_dir, stem, profile, config.channels)
+        for path in (*_outputs(out_dir, stem).values(), *states.values()):
             remove_stale_temporaries(path)
     with tqdm(total=len(todo), unit="stem", desc="apply", disable=not progress) as bar:
         for result in _run_jobs(todo, config, workers):
             results[result.name] = result
             bar.update(1)
     ordered = tuple(results[s.name] for s in stems)
-    report = _write_report(out_dir, reference, config, ordered, profile)
+    report = _write_report(out_dir, references, config, ordered, profile)
     counts = {k: sum(r.status == k for r in ordered) for k in ("done", "skipped", "failed")}
+    link_shared = shared_values is not None and len(shared_values) == 1
     return ApplySummary(out_dir, report, ordered, time.perf_counter() - start,
-                        profile.values_dict(np.asarray(shared_values)) if shared_values else None, counts)
+                        profile.values_dict(np.asarray(shared_values[0])) if link_shared else None, counts,
+                        {c: profile.values_dict(np.asarray(v)) for c, v in zip(config.channels, shared_values)}
+                        if shared_values is not None and not link_shared else None)
 
 
 def _run_jobs(todo: Sequence[StemJob], config: ApplyConfig, workers: int) -> Iterator[StemResult]:
@@ -516,11 +585,16 @@ def _run_jobs(todo: Sequence[StemJob], config: ApplyConfig, workers: int) -> Ite
             yield future.result()
 
 
-def _write_report(out_dir: Path, reference: Path, config: ApplyConfig, results: Sequence[StemResult],
+def _write_report(out_dir: Path, references: Sequence[Path], config: ApplyConfig, results: Sequence[StemResult],
                   profile: PluginProfile) -> Path:
     from host.matching.apply_report import render_report, write_report
 
-    header = [f"Reference `{reference}`; plugin {profile.display_name} (`{profile.name}`); mode {config.mode}; "
+    refs = ", ".join(f"`{r}`" for r in references)
+    weights = f" (weights {', '.join(f'{w:g}' for w in config.weights)})" if config.weights else ""
+    stereo = (f"; stereo {config.stereo}" + (f", link {config.link_percent:g}%" if config.link_percent else "")
+              if config.stereo != "link" else "")
+    band = f"; range {config.range_hz[0]:g}-{config.range_hz[1]:g} Hz" if config.range_hz else ""
+    header = [f"Reference{'s' if len(references) > 1 else ''} {refs}{weights}{stereo}{band}; plugin {profile.display_name} (`{profile.name}`); mode {config.mode}; "
               f"amount {config.amount_percent:g}%; max gain "
               f"{'none' if config.max_gain_db is None else f'{config.max_gain_db:g} dB'}; "
               f"--no-clip {'on' if config.no_clip else 'off'}.",

@@ -67,7 +67,12 @@ def render_report(title: str, header: Sequence[str],
         lines += [f"- {note}" for note in record.get("notes", [])]
         if record.get("notes"):
             lines.append("")
-        lines += _settings_table(record)
+        if "stereo_channels" in record:  # --stereo mid-side / left-right: one table per channel
+            for channel, settings in record["stereo_channels"].items():
+                lines += ["", f"### {channel}", ""]
+                lines += _settings_table({**settings, "max_gain_db": record["max_gain_db"]})
+        else:
+            lines += _settings_table(record)
     return "\n".join(lines) + "\n"
 
 

@@ -42,6 +42,8 @@ class AutomationLane:
     plugin_index: int  # the plugin's parameter index; -1 when unknown
     times_s: tuple[float, ...]
     values_norm: tuple[float, ...]
+    channel: str = "all"    # the stereo mode's channel (host.matching.stereo.CHANNELS): all, mid, side, left, right
+    channel_index: int = 0  # 0 first, 1 second: its CC events go on the CC map's MIDI channel + this
 
 
 @dataclass(frozen=True)
@@ -62,7 +64,8 @@ def _drop_flat_interior(times_s: np.ndarray, values: np.ndarray) -> tuple[np.nda
 
 
 def automation_lanes(times_s: np.ndarray, values: np.ndarray, segment_s: float, duration_s: float,
-                     profile: PluginProfile, plugin_indices: Sequence[int]) -> tuple[AutomationLane, ...]:
+                     profile: PluginProfile, plugin_indices: Sequence[int], channel: str = "all",
+                     channel_index: int = 0) -> tuple[AutomationLane, ...]:
     """Lanes from per-segment predictions.
 
     Args:
@@ -71,6 +74,7 @@ def automation_lanes(times_s: np.ndarray, values: np.ndarray, segment_s: float, 
         segment_s: segment length in seconds (points go to segment centres).
         duration_s: track length in seconds; lanes run from 0 to it.
         plugin_indices: (P,) the plugin's parameter indices (-1 where unknown).
+        channel, channel_index: the stereo channel the lanes automate (its MIDI CC go on channel + index).
     """
     starts = np.asarray(times_s, dtype=np.float64)
     vals = np.asarray(values, dtype=np.float64)
@@ -87,7 +91,7 @@ def automation_lanes(times_s: np.ndarray, values: np.ndarray, segment_s: float, 
     for i, name in enumerate(profile.parameter_names):
         t, v = _drop_flat_interior(times, norms[:, i])
         lanes.append(AutomationLane(name, int(plugin_indices[i]), tuple(float(x) for x in t),
-                                    tuple(float(x) for x in v)))
+                                    tuple(float(x) for x in v), channel, channel_index))
     return tuple(lanes)
 
 
@@ -156,9 +160,10 @@ def _timed_cc_messages(lanes: Sequence[AutomationLane], cc_map: CcMap) -> list[t
     timed = []
     for lane in lanes:
         number = cc_map.cc[lane.name]
-        timed += [(t, mido.Message("control_change", channel=cc_map.channel, control=number, value=v))
+        midi_channel = (cc_map.channel + lane.channel_index) % 16  # mid/left on the map's channel, side/right next
+        timed += [(t, mido.Message("control_change", channel=midi_channel, control=number, value=v))
                   for t, v in cc_events(lane, number)]
-    timed.sort(key=lambda tv: (tv[0], tv[1].control))
+    timed.sort(key=lambda tv: (tv[0], tv[1].channel, tv[1].control))
     return timed
 
 

@@ -86,16 +86,19 @@ def _band_shapes(profile: PluginProfile) -> list[_BandShapes]:
     return out
 
 
-def _weights(target: np.ndarray, scale_db: np.ndarray | None) -> np.ndarray:
+def _weights(target: np.ndarray, scale_db: np.ndarray | None, band_weights: np.ndarray | None = None) -> np.ndarray:
     w = np.ones_like(target) if scale_db is None else 1.0 / np.maximum(np.asarray(scale_db, dtype=np.float64), 0.25) ** 2
+    if band_weights is not None:  # e.g. --range: bands outside it are held flat harder
+        w = w * np.asarray(band_weights, dtype=np.float64)
     return w / np.mean(w)
 
 
 def fit_profile(profile: PluginProfile, curve_db: np.ndarray, scale_db: np.ndarray | None = None,
-                config: CurveFitConfig = CurveFitConfig()) -> np.ndarray:
-    """Physical settings (P,) of ``profile`` whose effective mel response best fits ``curve_db`` (M,)."""
+                band_weights: np.ndarray | None = None, config: CurveFitConfig = CurveFitConfig()) -> np.ndarray:
+    """Physical settings (P,) of ``profile`` whose effective mel response best fits ``curve_db`` (M,);
+    ``band_weights`` (M,) multiply the fit's per-band weights (1/scale^2)."""
     target = np.asarray(curve_db, dtype=np.float64)
-    w = _weights(target, scale_db)
+    w = _weights(target, scale_db, band_weights)
     bands = _band_shapes(profile)
     ridge = config.gain_ridge * len(target)
     values = _flat_values(profile)

@@ -13,14 +13,15 @@ import logging
 import math
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING, Callable, Sequence
 
 import numpy as np
 
-from host.audio import AudioClip, read_audio
-from host.errors import OptionError
+from host.audio import AudioClip, read_audio, resample
+from host.errors import AudioInputError, OptionError
 from host.matching.curve_fit import fit_profile
-from model.curve.restraint import DEFAULT_RESTRAINT, MAX_RESTRAINT
+from host.matching.stereo import CHANNELS, check_mode, check_stereo_clip, encode
+from model.curve.restraint import DEFAULT_RESTRAINT, MAX_RESTRAINT, restrain
 from model.profiles import CURVE_CHECKPOINT, PluginProfile
 
 if TYPE_CHECKING:  # refine renders through DawDreamer; the pipeline itself never does
@@ -34,6 +35,11 @@ MAX_GAIN_CAP_DB = 48.0    # the largest --max-gain-db accepted (every profile's 
 EXPLORE_MAX_VARIANTS = 64  # variants one explore gives at most (CLI or OSC)
 MODELS = ("auto", "curve", "classifier")  # auto: the curve model for an EQ when it is installed
 EXPLORE_MAX_RADIUS = 10.0  # latent units; the prior is N(0, I), so points beyond ~4 decode to clipped settings
+MAX_REFERENCES = 16        # references one match may combine (CLI or OSC)
+MAX_WEIGHT = 1000.0        # a reference's weight lies in [0, MAX_WEIGHT]; only their ratios matter
+RANGE_LIMITS_HZ = (10.0, 48000.0)  # --range LOW_HZ HIGH_HZ must lie inside this
+RANGE_TAPER_OCTAVES = 1 / 3  # inside each edge of --range the curve rises from flat over this many octaves
+OUTSIDE_RANGE_WEIGHT = 4.0   # the fit holds bands outside --range flat this much harder than the rest
 
 # (track mono, reference mono at the track's rate, sample rate, budget s, start (P,), probabilities (P, D) or
 # None) -> the refined setting. Implementations: refine.plugin_refiner (in-process), refine.RefineProcess.
@@ -56,6 +62,10 @@ class MatchOptions:
     amount_percent: float = 100.0         # scales every *_gain_db: 0 flat, 100 as predicted, -100 inverted
     max_gain_db: float | None = None      # caps every band's boost and cut; None: the profile's range only
     restraint: float = DEFAULT_RESTRAINT  # curve model: shrink unsure bands toward flat (model.curve.restraint)
+    stereo: str = "link"                  # host.matching.stereo.STEREO_MODES
+    link_percent: float | None = None     # mid-side/left-right: 0 independent (default) .. 100 the link curve
+    range_hz: tuple[float, float] | None = None  # bands outside (low, high) are left flat
+    weights: tuple[float, ...] | None = None     # one per reference; None: equal
 
     def resolved_model(self) -> str:
         """"curve" or "classifier": what :func:`estimate` will use."""
@@ -84,6 +94,44 @@ class MatchOptions:
         if self.refine_s > 0 and not self.profile.is_eq:
             raise OptionError(f"--refine matches tonal balance through an EQ; profile {self.profile.name!r} is a "
                               f"{self.profile.effect} profile: use its one-shot prediction")
+        self._check_curve_options()
+
+    def _check_curve_options(self) -> None:
+        """The stereo modes, --link, --range and --weights work on the curve model's curves."""
+        check_mode(self.stereo)
+        if self.link_percent is not None:
+            if self.stereo == "link":
+                raise OptionError("--link blends the two channels' curves: it needs --stereo mid-side or left-right")
+            if not (math.isfinite(self.link_percent) and 0.0 <= self.link_percent <= 100.0):
+                raise OptionError(f"--link must lie in [0, 100] percent, got {self.link_percent}")
+        if self.range_hz is not None:
+            low, high = self.range_hz
+            lo, hi = RANGE_LIMITS_HZ
+            if not (math.isfinite(low) and math.isfinite(high) and lo <= low < high <= hi):
+                raise OptionError(f"--range needs LOW_HZ < HIGH_HZ inside [{lo:g}, {hi:g}] Hz, got {low} {high}")
+        if self.weights is not None:
+            w = self.weights
+            if not (1 <= len(w) <= MAX_REFERENCES and all(math.isfinite(x) and 0.0 <= x <= MAX_WEIGHT for x in w)
+                    and sum(w) > 0):
+                raise OptionError(f"--weights takes 1..{MAX_REFERENCES} numbers in [0, {MAX_WEIGHT:g}], not all "
+                                  f"zero; got {list(w)}")
+        asked = [name for name, on in (("--stereo " + self.stereo, self.stereo != "link"),
+                                       ("--range", self.range_hz is not None),
+                                       ("--weights", self.weights is not None)) if on]
+        if asked and self.resolved_model() != "curve":
+            raise OptionError(f"{', '.join(asked)} work on the curve model's EQ curves; this match uses the "
+                              f"classifier (--model curve, and presets/checkpoints/curve.pt installed, for an EQ)")
+        if self.refine_s > 0 and (self.range_hz is not None or (self.weights is not None and len(self.weights) > 1)):
+            raise OptionError("--refine matches one reference over the whole spectrum: leave out --range and "
+                              "the extra references, or --refine")
+
+    @property
+    def channel_names(self) -> tuple[str, ...]:
+        return CHANNELS[self.stereo]
+
+    @property
+    def link_fraction(self) -> float:
+        return 0.0 if self.link_percent is None else self.link_percent / 100.0
 
 
 @dataclass(frozen=True)
@@ -256,6 +304,177 @@ def match_clips(track: AudioClip, reference: AudioClip, options: MatchOptions,
     return finish(estimate_clips(track, reference, options, refiner), options)
 
 
+@dataclass(frozen=True)
+class TargetCurve:
+    """The EQ curve one channel is fitted to: dB per mel band (after restraint, link and range), the model's
+    scale per band (the fit's weights), the band centres, and extra fit weights (--range) or None."""
+
+    freqs_hz: np.ndarray
+    curve_db: np.ndarray
+    scale_db: np.ndarray
+    checkpoint: str
+    fit_weights: np.ndarray | None = None
+
+
+def reference_weights(n_references: int, options: MatchOptions) -> np.ndarray:
+    """(R,) weights summing to 1 (equal without ``options.weights``).
+
+    Raises:
+        OptionError: no reference, more than MAX_REFERENCES, or a weight count that is not the reference count.
+    """
+    if not 1 <= n_references <= MAX_REFERENCES:
+        raise OptionError(f"a match takes 1..{MAX_REFERENCES} references, got {n_references}")
+    if options.weights is None:
+        return np.full(n_references, 1.0 / n_references)
+    if len(options.weights) != n_references:
+        n = len(options.weights)
+        raise OptionError(f"--weights gives {n} weight{'s' if n != 1 else ''} for {n_references} reference"
+                          f"{'s' if n_references != 1 else ''}: give one per reference")
+    w = np.asarray(options.weights, dtype=np.float64)
+    return w / w.sum()
+
+
+def combined_curve(track: np.ndarray, references: Sequence[np.ndarray], sample_rate: int,
+                   options: MatchOptions) -> TargetCurve:
+    """The curve model's curve for a track against several references: the weighted mean of the per-reference
+    medians, its scale sqrt(sum w^2 b^2) (the references' errors taken as independent: three equal references
+    give b / sqrt 3), then restraint. With one reference this is exactly ``predict_curve``'s curve.
+
+    Averaging curves rather than the references' statistics, and this scale rather than the mean of the scales:
+    chosen on trained-on music and measured on held-out music in examples/stereo_report.py (README).
+    """
+    from model import predict_curve  # torch-free; loads the weights on first use
+
+    w = reference_weights(len(references), options)
+    preds = [predict_curve(track, r, sample_rate, options.checkpoint, restraint=0.0) for r in references]
+    median = sum(wi * p.median_db for wi, p in zip(w, preds))
+    scale = np.sqrt(sum((wi * p.scale_db) ** 2 for wi, p in zip(w, preds))) if len(preds) > 1 else preds[0].scale_db
+    return TargetCurve(preds[0].freqs_hz, restrain(median, scale, options.restraint), scale, preds[0].checkpoint)
+
+
+def range_mask(freqs_hz: np.ndarray, low_hz: float, high_hz: float) -> np.ndarray:
+    """(M,) 1 inside [low, high] and 0 outside, rising from 0 at each edge to 1 a RANGE_TAPER_OCTAVES inside
+    it on a raised cosine (a shelf cannot step; a curve that ramps in is one the plugin's bands can follow)."""
+    f = np.asarray(freqs_hz, dtype=np.float64)
+    octaves_in = np.minimum(np.log2(np.maximum(f, 1e-9) / low_hz), np.log2(high_hz / np.maximum(f, 1e-9)))
+    ramp = np.clip(octaves_in / RANGE_TAPER_OCTAVES, 0.0, 1.0)
+    return 0.5 - 0.5 * np.cos(np.pi * ramp)
+
+
+def limit_to_range(target: TargetCurve, range_hz: tuple[float, float] | None) -> TargetCurve:
+    """Flatten ``target`` outside ``range_hz`` and weight the bands there OUTSIDE_RANGE_WEIGHT times more in the
+    fit, so the plugin's shelves and bells are held near 0 dB there too. ``None`` returns ``target``."""
+    if range_hz is None:
+        return target
+    mask = range_mask(target.freqs_hz, *range_hz)
+    weights = np.where(mask > 0.0, 1.0, OUTSIDE_RANGE_WEIGHT)
+    return TargetCurve(target.freqs_hz, target.curve_db * mask, target.scale_db, target.checkpoint, weights)
+
+
+def blend_curves(own: TargetCurve, linked: TargetCurve, fraction: float) -> TargetCurve:
+    """``fraction`` of the link curve and the rest of the channel's own (Logic's Channel Link): 1 gives the
+    link curve exactly, 0 the channel's own."""
+    if fraction == 0.0:
+        return own
+    return TargetCurve(own.freqs_hz, fraction * linked.curve_db + (1.0 - fraction) * own.curve_db,
+                       fraction * linked.scale_db + (1.0 - fraction) * own.scale_db, own.checkpoint)
+
+
+def _channel_signals(clip: AudioClip, mode: str, sample_rate: int) -> list[np.ndarray]:
+    """The mode's signals of a clip at ``sample_rate``: the channel average for link, else two."""
+    if mode == "link":
+        return [clip.mono_at(sample_rate)]
+    return [np.ascontiguousarray(resample(ch, clip.sample_rate, sample_rate)) for ch in encode(clip.data, mode)]
+
+
+@dataclass(frozen=True)
+class ChannelsOutcome:
+    """A match in one stereo mode: one :class:`MatchOutcome` per channel of the mode (``link``: one for all),
+    and the curve each was fitted to (None where the classifier or an old single-reference path predicted)."""
+
+    mode: str
+    channels: tuple[str, ...]
+    outcomes: tuple[MatchOutcome, ...]
+    targets: tuple[TargetCurve | None, ...]
+    link_percent: float | None = None
+
+    @property
+    def values(self) -> tuple[np.ndarray, ...]:
+        return tuple(o.values for o in self.outcomes)
+
+    def by_channel(self) -> dict[str, MatchOutcome]:
+        return dict(zip(self.channels, self.outcomes))
+
+
+def check_references(references: Sequence[AudioClip], options: MatchOptions) -> None:
+    """Raises OptionError before any prediction: a reference count or weights that do not fit, several
+    references without the curve model or with refinement, or a reference with other than two channels in a
+    mode that needs two."""
+    reference_weights(len(references), options)
+    if len(references) > 1 and options.resolved_model() != "curve":
+        raise OptionError("several references are combined as the curve model's EQ curves; this match uses the "
+                          "classifier (--model curve, and presets/checkpoints/curve.pt installed, for an EQ)")
+    if len(references) > 1 and options.refine_s > 0:
+        raise OptionError("--refine matches one reference: give one reference, or leave out --refine")
+    for k, ref in enumerate(references):
+        check_stereo_clip(ref, options.stereo, "reference" if len(references) == 1 else f"reference {k + 1}")
+
+
+def check_clips(track: AudioClip, references: Sequence[AudioClip], options: MatchOptions) -> None:
+    """:func:`check_references`, and the track's channels (OptionError)."""
+    check_references(references, options)
+    check_stereo_clip(track, options.stereo, "track")
+
+
+def match_channels(track: AudioClip, references: Sequence[AudioClip], options: MatchOptions,
+                   refiner: Refiner | None = None) -> ChannelsOutcome:
+    """The pipeline in any stereo mode, with one or several references (``options.weights``) and a range.
+
+    ``link`` with one reference and no range is :func:`match_clips` (today's match, either model). Otherwise,
+    per channel of the mode: the weighted mean of the references' curves, blended with the link curve by
+    ``--link``, flattened outside ``--range``, fitted to the plugin, refined on that channel's signals when
+    asked, then amount and cap.
+
+    Raises:
+        OptionError: as :func:`check_clips`; AudioInputError: a channel the model refuses (e.g. a silent side:
+            the message names the channel), and as :func:`estimate`.
+    """
+    check_clips(track, references, options)
+    mode, names = options.stereo, options.channel_names
+    simple = mode == "link" and len(references) == 1 and options.range_hz is None
+    if simple:
+        return ChannelsOutcome(mode, names, (match_clips(track, references[0], options, refiner),), (None,))
+    rate = track.sample_rate
+    t_signals = _channel_signals(track, mode, rate)
+    r_signals = [_channel_signals(r, mode, rate) for r in references]
+    linked = None
+    if options.link_fraction > 0.0:
+        linked = combined_curve(track.mono(), [r.mono_at(rate) for r in references], rate, options)
+    targets, outcomes = [], []
+    for c, name in enumerate(names):
+        refs = [signals[c] for signals in r_signals]
+        try:
+            own = combined_curve(t_signals[c], refs, rate, options) if options.link_fraction < 1.0 else linked
+        except AudioInputError as exc:
+            if mode == "link":
+                raise
+            raise AudioInputError(f"--stereo {mode}, {name} channel: {exc} (a nearly mono file has no side: "
+                                  f"use --stereo link)") from exc
+        target = limit_to_range(blend_curves(own, linked, options.link_fraction) if linked is not None else own,
+                                options.range_hz)
+        predicted = fit_profile(options.profile, target.curve_db, target.scale_db, target.fit_weights)
+        refined = None
+        if options.refine_s > 0:
+            if refiner is None:
+                raise OptionError("refinement needs a plugin to render through; this caller has none")
+            refined = refiner(t_signals[c], refs[0], rate, options.refine_s, predicted, None)
+        est = Estimate(predicted, refined.values if refined is not None else predicted, target.checkpoint, None,
+                       refined)
+        targets.append(target)
+        outcomes.append(finish(est, options))
+    return ChannelsOutcome(mode, names, tuple(outcomes), tuple(targets), options.link_percent)
+
+
 def segment_values(track: np.ndarray, reference: np.ndarray, sample_rate: int, options: MatchOptions,
                    hop_s: float) -> tuple[np.ndarray, np.ndarray, float]:
     """Settings per track segment against the whole reference, for automation: (segment starts (T,) s,
@@ -271,3 +490,42 @@ def segment_values(track: np.ndarray, reference: np.ndarray, sample_rate: int, o
 
     segments = predict_segments(track, reference, sample_rate, options.profile, options.checkpoint, hop_s=hop_s)
     return segments.times_s, segments.values, segments.segment_s
+
+
+def channel_segment_values(track: AudioClip, references: Sequence[AudioClip], options: MatchOptions,
+                           hop_s: float) -> list[tuple[np.ndarray, np.ndarray, float]]:
+    """:func:`segment_values` in any stereo mode, with several references and a range: per channel of the mode,
+    (segment starts (T,) s, physical values (T, P), segment length s), each segment's curve made as
+    :func:`match_channels` makes the whole track's (weighted mean, restraint, link blend, range, fit).
+
+    Raises as :func:`match_channels`.
+    """
+    check_clips(track, references, options)
+    rate = track.sample_rate
+    if options.stereo == "link" and len(references) == 1 and options.range_hz is None:
+        return [segment_values(track.mono(), references[0].mono_at(rate), rate, options, hop_s)]
+    from model import predict_curve_segments  # torch-free
+
+    w = reference_weights(len(references), options)
+
+    def curves(t: np.ndarray, refs: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray, np.ndarray, float, np.ndarray]:
+        segs = [predict_curve_segments(t, r, rate, hop_s, checkpoint=options.checkpoint, restraint=0.0) for r in refs]
+        median = sum(wi * s.curve_db for wi, s in zip(w, segs))
+        scale = np.sqrt(sum((wi * s.scale_db) ** 2 for wi, s in zip(w, segs))) if len(segs) > 1 else segs[0].scale_db
+        return segs[0].times_s, restrain(median, scale, options.restraint), scale, segs[0].segment_s, segs[0].freqs_hz
+
+    t_signals = _channel_signals(track, options.stereo, rate)
+    r_signals = [_channel_signals(r, options.stereo, rate) for r in references]
+    f = options.link_fraction
+    linked = curves(track.mono(), [r.mono_at(rate) for r in references]) if f > 0.0 else None
+    out = []
+    for c in range(len(t_signals)):
+        times, curve, scale, seg_s, freqs = curves(t_signals[c], [s[c] for s in r_signals]) if f < 1.0 else linked
+        if linked is not None and f > 0.0:
+            curve, scale = f * linked[1] + (1.0 - f) * curve, f * linked[2] + (1.0 - f) * scale
+        values = []
+        for k in range(len(times)):
+            target = limit_to_range(TargetCurve(freqs, curve[k], scale[k], ""), options.range_hz)
+            values.append(fit_profile(options.profile, target.curve_db, target.scale_db, target.fit_weights))
+        out.append((times, np.stack(values), seg_s))
+    return out

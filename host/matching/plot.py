@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Mapping
 
 import matplotlib
 
@@ -14,15 +15,24 @@ from host.spectrum import smoothed_spectrum_db  # noqa: E402
 from model.atomic import atomic_path  # noqa: E402
 
 
-def plot_eq_match(path: Path | str, curve: tuple[np.ndarray, np.ndarray], sample_rate: int,
-                  before: np.ndarray | None = None, after: np.ndarray | None = None,
+CHANNEL_COLORS = ("tab:red", "tab:purple", "tab:brown")
+
+
+def plot_eq_match(path: Path | str, curve: tuple[np.ndarray, np.ndarray] | Mapping[str, tuple[np.ndarray, np.ndarray]],
+                  sample_rate: int, before: np.ndarray | None = None, after: np.ndarray | None = None,
                   reference: np.ndarray | None = None, reference_rate: int | None = None,
                   title: str = "") -> Path:
-    """Write a PNG: the plugin's measured EQ curve (top) and average spectra (bottom), atomically."""
-    freqs, curve_db = curve
+    """Write a PNG: the plugin's measured EQ curve (top) and average spectra (bottom), atomically.
+
+    ``curve`` is (freqs_hz, dB), or channel name -> (freqs_hz, dB) for a mid/side or left/right match (one
+    labelled line per channel)."""
+    curves = {"": curve} if isinstance(curve, tuple) else dict(curve)
     fig, axes = plt.subplots(2, 1, figsize=(9, 7), sharex=True, constrained_layout=True)
-    keep = (freqs >= 20) & (freqs <= sample_rate / 2)
-    axes[0].semilogx(freqs[keep], curve_db[keep], color="tab:red", lw=2)
+    for (label, (freqs, curve_db)), color in zip(curves.items(), CHANNEL_COLORS):
+        keep = (freqs >= 20) & (freqs <= sample_rate / 2)
+        axes[0].semilogx(freqs[keep], curve_db[keep], color=color, lw=2, label=label or None)
+    if len(curves) > 1:
+        axes[0].legend()
     axes[0].axhline(0.0, color="0.6", lw=0.8)
     axes[0].set_ylabel("EQ gain (dB)")
     axes[0].set_title(title or "EQ curve (measured through the plugin)")

@@ -23,8 +23,9 @@ from pythonosc.osc_message_builder import build_msg
 from pythonosc.osc_packet import OscPacket
 
 from host.errors import EqbridgeError
-from host.osc.addresses import (AUTOMATION, CLIP_BEGIN, CLIP_CHUNK, CLIP_END, CLIP_MISSING, DONE, ERROR, MATCH,
-                                MATCH_CLIPS, NORMALIZED, PING, PONG, READY_LINE, SETTINGS)
+from host.osc.addresses import (AUTOMATION, CHANNEL_AUTOMATION, CHANNEL_NORMALIZED, CHANNEL_SETTINGS, CLIP_BEGIN,
+                                CLIP_CHUNK, CLIP_END, CLIP_MISSING, DONE, ERROR, MATCH, MATCH_CLIPS, MATCH_MULTI,
+                                NORMALIZED, PING, PONG, READY_LINE, SETTINGS)
 
 log = logging.getLogger(__name__)
 
@@ -139,8 +140,13 @@ class EqbridgeClient:
 
     def wait_result(self, request_id: int) -> dict:
         """Collect the replies of a match until done or error: settings (and ``settings_at``, the
-        perf_counter time they arrived), normalized, automation, error."""
-        result: dict = {"request_id": request_id, "settings": {}, "normalized": {}, "automation": {}}
+        perf_counter time they arrived), normalized, automation, error; a mid-side or left-right match's
+        replies go to ``channels``: channel name -> {settings, normalized, automation}."""
+        result: dict = {"request_id": request_id, "settings": {}, "normalized": {}, "automation": {}, "channels": {}}
+
+        def channel(name: str) -> dict:
+            return result["channels"].setdefault(name, {"settings": {}, "normalized": {}, "automation": {}})
+
         while True:
             for msg in self.receive():
                 p = msg.params
@@ -153,6 +159,14 @@ class EqbridgeClient:
                     result["normalized"] = {n: {"index": i, "value": v} for n, i, v in zip(p[1::3], p[2::3], p[3::3])}
                 elif msg.address == AUTOMATION:
                     result["automation"][p[1]] = list(zip(p[2::2], p[3::2]))
+                elif msg.address == CHANNEL_SETTINGS:
+                    channel(p[1])["settings"] = dict(zip(p[2::2], p[3::2]))
+                    result["settings_at"] = time.perf_counter()
+                elif msg.address == CHANNEL_NORMALIZED:
+                    channel(p[1])["normalized"] = {n: {"index": i, "value": v}
+                                                   for n, i, v in zip(p[2::3], p[3::3], p[4::3])}
+                elif msg.address == CHANNEL_AUTOMATION:
+                    channel(p[1])["automation"][p[2]] = list(zip(p[3::2], p[4::2]))
                 elif msg.address == ERROR:
                     result["error"] = p[1]
                     return result
@@ -163,6 +177,18 @@ class EqbridgeClient:
                     refine_s: float | None = None) -> dict:
         args: list[object] = [request_id, str(Path(track).resolve()), str(Path(reference).resolve())]
         self.send(MATCH, *(args + ([float(refine_s)] if refine_s is not None else [])))
+        return self.wait_result(request_id)
+
+    def match_multi(self, request_id: int, track: Path | str, references: Sequence[Path | str],
+                    weights: Sequence[float] | None = None, stereo: str = "link", link_percent: float = 0.0,
+                    range_hz: tuple[float, float] | None = None) -> dict:
+        """``/eqbridge/match_multi``: a stereo mode, a link percent, a range and several weighted references."""
+        low, high = range_hz or (0.0, 0.0)
+        args: list[object] = [request_id, stereo, float(link_percent), float(low), float(high),
+                              str(Path(track).resolve())]
+        for ref, weight in zip(references, weights or [1.0] * len(references)):
+            args += [str(Path(ref).resolve()), float(weight)]
+        self.send(MATCH_MULTI, *args)
         return self.wait_result(request_id)
 
     def match_clips(self, request_id: int, track: np.ndarray, reference: np.ndarray, sample_rate: int) -> dict:

@@ -21,15 +21,19 @@ from pythonosc.osc_bundle import OscBundle
 from pythonosc.osc_message import OscMessage
 from pythonosc.osc_packet import OscPacket, ParseError
 
+from host.audio import AudioClip, read_audio
 from host.daw.ardour import ArdourTarget, push_to_ardour
 from host.daw.descriptors import PushSettings
 from host.errors import AudioInputError, EqbridgeError, OscRequestError
 from host.matching.automation import AutomationLane, CcMap, automation_lanes, automation_record, write_midi_file
-from host.matching.pipeline import (EXPLORE_MAX_RADIUS, EXPLORE_MAX_VARIANTS, MatchOptions, match_audio, read_pair,
+from host.matching.pipeline import (EXPLORE_MAX_RADIUS, EXPLORE_MAX_VARIANTS, MAX_REFERENCES, MatchOptions,
+                                    channel_segment_values, check_clips, match_audio, match_channels, read_pair,
                                     segment_values)
 from host.matching.refine import RefineProcess
-from host.osc.addresses import CLIP_BEGIN, CLIP_CHUNK, CLIP_END, EXPLORE, MATCH, MATCH_CLIPS, MATCH_REGION, PING
-from host.osc.protocol import (NO_REQUEST_ID, ClientAddress, Packet, automation_message,
+from host.osc.addresses import (CLIP_BEGIN, CLIP_CHUNK, CLIP_END, EXPLORE, MATCH, MATCH_CLIPS, MATCH_MULTI,
+                                MATCH_REGION, PING)
+from host.osc.protocol import (NO_REQUEST_ID, ClientAddress, Packet, automation_message, channel_normalized_message,
+                               channel_settings_message, check_repeated,
                                bundle, check_args, check_bundle, clip_missing_message, done_message, error_message,
                                normalized_message, pack_bundles, pong_message, pushed_message, request_id_of,
                                settings_message,
@@ -66,15 +70,17 @@ class ServeConfig:
     cc_map: CcMap | None = None          # needed with midi_dir or a live MIDI output
     explore_checkpoint: Path | None = None  # bottlenecked controller for /explore; None: presets/controllers/<profile>.pt
 
-    def options(self, refine_s: float = 0.0) -> MatchOptions:
-        """The pipeline's options for one request (OptionError for a bad budget)."""
+    def options(self, refine_s: float = 0.0, **curve: Any) -> MatchOptions:
+        """The pipeline's options for one request (OptionError for a bad budget, stereo mode, link, range or
+        weights: ``curve`` takes MatchOptions' stereo, link_percent, range_hz, weights)."""
         return MatchOptions(self.profile, self.checkpoint, model=self.model, refine_s=refine_s,
-                            restraint=self.restraint)
+                            restraint=self.restraint, **curve)
 
 
 @dataclass(frozen=True)
 class MatchReply:
-    """Everything one match answers: physical values, normalized values, automation lanes."""
+    """Everything one match answers: physical values, normalized values (of the first stereo channel in
+    mid-side or left-right), automation lanes (of every channel, each naming its own)."""
 
     request_id: int
     values: dict[str, float]          # name -> physical value, in profile order
@@ -319,20 +325,85 @@ def run_match(ctx: HandlerContext, client: ClientAddress, request_id: int,
     lanes = predict_automation(ctx.config, track, reference, sample_rate)
     for packet in automation_replies(request_id, lanes):
         ctx.send(client, packet)
-    result = MatchReply(request_id, values, norms, lanes)
+    _finish_match(ctx, client, MatchReply(request_id, values, norms, lanes))
+
+
+def load_clips(track_path: Path, reference_paths: Sequence[Path]) -> tuple[AudioClip, list[AudioClip]]:
+    """Track and references as read (channels kept) for /eqbridge/match_multi (AudioInputError)."""
+    return read_audio(track_path), [read_audio(p) for p in reference_paths]
+
+
+@answering("match")
+def run_match_multi(ctx: HandlerContext, client: ClientAddress, request_id: int,
+                    load: Callable[[], tuple[AudioClip, list[AudioClip]]], options: MatchOptions) -> None:
+    """Worker-side body of /eqbridge/match_multi: the pipeline in the asked stereo mode with every reference; the
+    settings of each channel (``/channel/settings`` and ``/channel/normalized``, or the plain ``/settings`` and
+    ``/normalized`` in link mode), then automation lanes per channel, the MIDI file (one MIDI channel per
+    stereo channel), then done."""
+    track, references = load()
+    check_clips(track, references, options)
+    matched = match_channels(track, references, options)
+    config = ctx.config
+    if options.stereo == "link":
+        outcome = matched.outcomes[0]
+        ctx.send(client, settings_replies(config, request_id, outcome.values_dict(), outcome.normalized()))
+    else:
+        messages = []
+        for name, outcome in matched.by_channel().items():
+            messages += [channel_settings_message(request_id, name, outcome.values_dict()),
+                         channel_normalized_message(request_id, name, config.profile.parameter_names,
+                                                    config.plugin_indices, outcome.normalized())]
+        ctx.send(client, bundle(messages))
+    duration_s = track.frames / track.sample_rate
+    hop_s = max(config.automation_hop_s, duration_s / config.max_automation_segments)
+    lanes: list[AutomationLane] = []
+    for k, (name, (times_s, values, segment_s)) in enumerate(
+            zip(matched.channels, channel_segment_values(track, references, options, hop_s))):
+        lanes += automation_lanes(times_s, values, segment_s, duration_s, config.profile, config.plugin_indices,
+                                  channel=name, channel_index=k)
+    for packet in automation_replies(request_id, lanes):
+        ctx.send(client, packet)
+    first = matched.outcomes[0]
+    _finish_match(ctx, client, MatchReply(request_id, first.values_dict(), first.normalized(), tuple(lanes)))
+
+
+def _finish_match(ctx: HandlerContext, client: ClientAddress, result: MatchReply) -> None:
+    """The MIDI file (with --midi-dir), /done, and the live MIDI output's turn."""
     if ctx.config.midi_dir is not None and ctx.config.cc_map is not None:
-        path = midi_path(ctx, request_id)
+        path = midi_path(ctx, result.request_id)
         ctx.files_written.add(path)
-        write_midi_file(result.lanes, ctx.config.cc_map, path, track_name=f"eqbridge {request_id}")
-        log.info("request %d: wrote %s", request_id, path)
+        write_midi_file(result.lanes, ctx.config.cc_map, path, track_name=f"eqbridge {result.request_id}")
+        log.info("request %d: wrote %s", result.request_id, path)
     if ctx.config.automation_dir is not None:
-        path = owned_path(ctx, ctx.config.automation_dir, request_id, ".automation.json")
+        path = owned_path(ctx, ctx.config.automation_dir, result.request_id, ".automation.json")
         ctx.files_written.add(path)
         write_json_atomic(path, automation_record(result.lanes, ctx.config.profile, ctx.config.daw_plugin_names))
-        log.info("request %d: wrote %s", request_id, path)
-    ctx.send(client, done_message(request_id))
+        log.info("request %d: wrote %s", result.request_id, path)
+    ctx.send(client, done_message(result.request_id))
     if ctx.on_match is not None:
         ctx.on_match(result)
+
+
+@reporting
+def handle_match_multi(ctx: HandlerContext, client: ClientAddress, address: str, *args: Any) -> None:
+    """``/eqbridge/match_multi ,isfffs(sf)+ request_id stereo link_percent low_hz high_hz track (reference
+    weight)+``: link_percent is ignored with stereo ``link``; low_hz = high_hz = 0 means the whole spectrum."""
+    request_id, stereo, link, low, high, track_raw, *pairs = check_repeated(address, args, "isfffs", "sf",
+                                                                             MAX_REFERENCES)
+    references, weights = pairs[0::2], tuple(pairs[1::2])
+    whole = low == 0.0 and high == 0.0
+    try:
+        options = ctx.config.options(stereo=stereo, link_percent=None if stereo == "link" else link,
+                                     range_hz=None if whole else (low, high), weights=weights)
+    except EqbridgeError as exc:
+        raise OscRequestError(request_id, str(exc)) from exc
+    dirs = ctx.config.allowed_dirs
+    track_path = resolve_allowed_path(request_id, track_raw, dirs, "track")
+    reference_paths = [resolve_allowed_path(request_id, r, dirs, f"reference {k + 1}")
+                       for k, r in enumerate(references)]
+    ctx.submit(client, request_id, functools.partial(run_match_multi, ctx, client, request_id,
+                                                     functools.partial(load_clips, track_path, reference_paths),
+                                                     options))
 
 
 @reporting
@@ -452,6 +523,7 @@ HANDLERS: dict[str, Callable[..., None]] = {
     CLIP_END: handle_clip_end,
     MATCH_CLIPS: handle_match_clips,
     MATCH_REGION: handle_match_region,
+    MATCH_MULTI: handle_match_multi,
     EXPLORE: handle_explore,
 }
 

@@ -18,7 +18,8 @@ from pythonosc.osc_message_builder import OscMessageBuilder
 
 from host.errors import OscRequestError
 from host.matching.automation import AutomationLane
-from host.osc.addresses import AUTOMATION, CLIP_MISSING, DONE, ERROR, NORMALIZED, PONG, PUSHED, SETTINGS, VARIANT
+from host.osc.addresses import (AUTOMATION, CHANNEL_AUTOMATION, CHANNEL_NORMALIZED, CHANNEL_SETTINGS, CLIP_MISSING, DONE,
+                                ERROR, NORMALIZED, PONG, PUSHED, SETTINGS, VARIANT)
 
 CLIP_ROLES = ("track", "reference")
 NO_REQUEST_ID = -1
@@ -78,6 +79,36 @@ def check_args(address: str, args: Sequence[Any], required: str, optional: str =
         came = ", ".join(_OSC_TYPE_NAMES.get(t, t) for t in got)
         raise OscRequestError(request_id_of(args), f"{address} takes ,{expected} ({names}); got ,{got} ({came})")
     return tuple(float(a) if want == "f" else a for a, want in zip(args, required + optional))
+
+
+def check_repeated(address: str, args: Sequence[Any], required: str, repeated: str, max_repeats: int) -> tuple[Any, ...]:
+    """Check ``required`` tags, then 1..``max_repeats`` groups of ``repeated`` tags (an ``f`` also takes an int).
+
+    Raises:
+        OscRequestError: wrong count or type; the message names the address and the expected tags.
+    """
+    head = check_args(address, args[:len(required)], required)
+    rest = list(args[len(required):])
+    groups = len(rest) // len(repeated)
+    if not (1 <= groups <= max_repeats and len(rest) == groups * len(repeated)):
+        got = "".join(_type_tag(a) for a in args)
+        raise OscRequestError(request_id_of(args), f"{address} takes ,{required}({repeated})+ with 1..{max_repeats} "
+                                                   f"groups of ({repeated}); got ,{got}")
+    tail: list[Any] = []
+    for g in range(groups):
+        tail += _checked_group(address, args, rest[g * len(repeated):(g + 1) * len(repeated)], repeated)
+    return (*head, *tail)
+
+
+def _checked_group(address: str, args: Sequence[Any], group: Sequence[Any], tags: str) -> list[Any]:
+    for value, want in zip(group, tags):
+        tag = _type_tag(value)
+        if not (tag == want or (want == "f" and tag == "i")):
+            got = "".join(_type_tag(a) for a in args)
+            came = "".join(_type_tag(v) for v in group)
+            raise OscRequestError(request_id_of(args), f"{address}: a ({tags}) group holds ,{came}; the whole "
+                                                       f"message ,{got}")
+    return [float(v) if want == "f" else v for v, want in zip(group, tags)]
 
 
 def check_bundle(data: bytes, depth: int = 0) -> int:
@@ -165,6 +196,23 @@ def normalized_message(request_id: int, names: Sequence[str], plugin_indices: Se
     return build_message(NORMALIZED, args)
 
 
+def channel_settings_message(request_id: int, channel: str, values: dict[str, float]) -> OscMessage:
+    """``/eqbridge/channel/settings ,is (s f)*``: one stereo channel's physical values by parameter name."""
+    args: list[tuple[str, Any]] = [("i", int(request_id)), ("s", channel)]
+    for name, value in values.items():
+        args += [("s", name), ("f", float(value))]
+    return build_message(CHANNEL_SETTINGS, args)
+
+
+def channel_normalized_message(request_id: int, channel: str, names: Sequence[str], plugin_indices: Sequence[int],
+                               norms: Sequence[float]) -> OscMessage:
+    """``/eqbridge/channel/normalized ,is (s i f)*``: one stereo channel's plugin-normalized values."""
+    args: list[tuple[str, Any]] = [("i", int(request_id)), ("s", channel)]
+    for name, index, norm in zip(names, plugin_indices, norms):
+        args += [("s", name), ("i", int(index)), ("f", float(norm))]
+    return build_message(CHANNEL_NORMALIZED, args)
+
+
 def variant_message(request_id: int, index: int, latent_distance: float, values: dict[str, float]) -> OscMessage:
     """``/eqbridge/variant ,iif (s f)*``: variant index, its latent distance from the match, physical values."""
     args: list[tuple[str, Any]] = [("i", int(request_id)), ("i", int(index)), ("f", float(latent_distance))]
@@ -174,8 +222,14 @@ def variant_message(request_id: int, index: int, latent_distance: float, values:
 
 
 def automation_message(request_id: int, lane: AutomationLane) -> OscMessage:
-    """``/eqbridge/automation ,is (f f)*``: time in seconds and normalized value per point."""
-    args: list[tuple[str, Any]] = [("i", int(request_id)), ("s", lane.name)]
+    """``/eqbridge/automation ,is (f f)*``: time in seconds and normalized value per point; a lane of a stereo
+    channel (mid, side, left, right) is ``/eqbridge/channel/automation ,iss (f f)*`` with the channel first."""
+    if lane.channel != "all":
+        args: list[tuple[str, Any]] = [("i", int(request_id)), ("s", lane.channel), ("s", lane.name)]
+        for t, v in zip(lane.times_s, lane.values_norm):
+            args += [("f", float(t)), ("f", float(v))]
+        return build_message(CHANNEL_AUTOMATION, args)
+    args = [("i", int(request_id)), ("s", lane.name)]
     for t, v in zip(lane.times_s, lane.values_norm):
         args += [("f", float(t)), ("f", float(v))]
     return build_message(AUTOMATION, args)

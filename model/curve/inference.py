@@ -120,13 +120,14 @@ def predict_curve(track: np.ndarray, reference: np.ndarray, sample_rate: int,
 class CurveSegments:
     """Curves per track segment against the whole reference (for DAW automation): ``times_s`` (T,) segment
     starts, ``curve_db`` (restrained, as :class:`CurvePrediction`) and ``scale_db`` (T, M), ``segment_s``
-    their length."""
+    their length, ``freqs_hz`` (M,) the mel band centres."""
 
     times_s: np.ndarray
     curve_db: np.ndarray
     scale_db: np.ndarray
     segment_s: float
     checkpoint: str
+    freqs_hz: np.ndarray | None = None
 
 
 def predict_curve_segments(track: np.ndarray, reference: np.ndarray, sample_rate: int, hop_s: float,
@@ -154,4 +155,5 @@ def predict_curve_segments(track: np.ndarray, reference: np.ndarray, sample_rate
     t_stats = np.stack([band_stats(power[:, int(s / hop_frames):int(s / hop_frames) + n], model.stats, model.features,
                                    check=False) for s in starts_s])
     median, scale_db = model.curves(t_stats, np.broadcast_to(r_stats, (len(starts_s),) + r_stats.shape))
-    return CurveSegments(starts_s, restrain(median, scale_db, restraint), scale_db, seg_s, str(model.path))
+    return CurveSegments(starts_s, restrain(median, scale_db, restraint), scale_db, seg_s, str(model.path),
+                         mel_center_frequencies_hz(model.features))
