@@ -4,11 +4,15 @@ are the torch front end's own; tests/model/test_numpy_inference.py checks that b
 
 Framing as ``torch.stft(center=True, pad_mode="reflect")``: the clip is reflect-padded by n_fft / 2 at both
 ends, frame t starts at t * hop, and the periodic Hann window of ``win_length`` sits centred in the n_fft frame.
+
+The FFT is SciPy's (``scipy.fft``, 0.2-0.3 s to import): NumPy's took 4x as long on the many short frames of a
+clip (33 of the curve model's 67 ms per 10 s pair), SciPy's transforms several frames at once with SIMD.
 """
 
 from __future__ import annotations
 
 import numpy as np
+import scipy.fft
 
 from model.config import FeatureConfig
 from model.mel_scale import mel_filterbank
@@ -39,14 +43,18 @@ def mel_power(waveform: np.ndarray, config: FeatureConfig, bank: np.ndarray | No
     """
     x = np.asarray(waveform, dtype=np.float32)
     bank = filterbank(config) if bank is None else bank
-    hop, n_fft = config.hop_length, config.n_fft
+    hop, n_fft, win = config.hop_length, config.n_fft, config.win_length
     n_frames = config.n_frames(len(x))
+    left = (n_fft - win) // 2
     padded = np.pad(x, n_fft // 2, mode="reflect")
-    frames = np.lib.stride_tricks.sliding_window_view(padded, n_fft)[::hop][:n_frames]  # (frames, n_fft), a view
-    window = analysis_window(config)
+    # The window is zero outside [left, left + win) of each n_fft frame: only those samples are windowed and the
+    # FFT zero-pads them to n_fft. That shifts each frame by `left` samples, which turns its spectrum's phase,
+    # not its power.
+    frames = np.lib.stride_tricks.sliding_window_view(padded[left:], win)[::hop][:n_frames]  # (frames, win), a view
+    window = analysis_window(config)[left:left + win]
     out = np.empty((config.n_mels, n_frames), dtype=np.float32)
     for first in range(0, n_frames, FRAMES_PER_BLOCK):
-        spec = np.fft.rfft(frames[first:first + FRAMES_PER_BLOCK] * window, axis=-1)  # (B, n_fft // 2 + 1) complex64
+        spec = scipy.fft.rfft(frames[first:first + FRAMES_PER_BLOCK] * window, n=n_fft, axis=-1)  # complex64
         power = spec.real * spec.real + spec.imag * spec.imag
         out[:, first:first + len(power)] = (power @ bank.T).T  # (n_mels, B); 3x faster than bank @ power.T
     return out

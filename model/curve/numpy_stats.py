@@ -18,6 +18,19 @@ def _db(power: np.ndarray) -> np.ndarray:
     return 10.0 * np.log10(np.maximum(power, np.float32(AMIN)))
 
 
+def quantiles(values: np.ndarray, q: tuple[float, ...]) -> np.ndarray:
+    """(Q, M) float32: ``np.quantile(values, q, axis=1)`` of (M, N) float32 (its default linear method), from one
+    sort of each row: twice as fast as np.quantile, whose partitions for six order statistics cost more than the
+    sort. Equal to it to float32 rounding (tests/model/test_numpy_inference.py)."""
+    ordered = np.sort(values, axis=1)
+    position = np.asarray(q, dtype=np.float64) * (values.shape[1] - 1)
+    below = np.floor(position).astype(np.intp)
+    above = np.minimum(below + 1, values.shape[1] - 1)
+    frac = (position - below)[:, None]                                   # (Q, 1)
+    low, high = ordered[:, below].T.astype(np.float64), ordered[:, above].T.astype(np.float64)  # (Q, M)
+    return (low + (high - low) * frac).astype(np.float32)
+
+
 def active_frames(mel_power: np.ndarray, config: StatsConfig) -> np.ndarray:
     """Boolean (frames,): frames within ``gate_db`` of the clip's loud frames (its 95th percentile)."""
     frame_db = _db(mel_power.sum(axis=0))
@@ -39,12 +52,12 @@ def band_stats(mel_power: np.ndarray, config: StatsConfig = StatsConfig(),
     power = mel_power[:, active]
     level = _db(power)                                                             # (M, N)
     mean_level = _db(power.mean(axis=1, dtype=np.float32))                         # (M,)
-    quantiles = np.quantile(level, config.quantiles, axis=1).astype(np.float32)    # (Q, M)
+    band_quantiles = quantiles(level, config.quantiles)                            # (Q, M)
     spread = level.std(axis=1, ddof=1)                                             # (M,)
     frame_level = _db(power.sum(axis=0))
     if check:
         check_not_steady(float(frame_level.std(ddof=1)), config, what)
-    return np.concatenate([mean_level[None], quantiles, spread[None]]).astype(np.float32)
+    return np.concatenate([mean_level[None], band_quantiles, spread[None]]).astype(np.float32)
 
 
 def normalize(stats: np.ndarray, config: StatsConfig = StatsConfig()) -> np.ndarray:
