@@ -18,6 +18,7 @@ from model.config import FeatureConfig
 from model.mel_scale import mel_filterbank
 
 FRAMES_PER_BLOCK = 2048  # STFT frames computed at a time: a long track's spectrogram never exists whole
+BANDS_PER_GROUP = 8      # mel bands multiplied at a time, each group over the FFT bins its filters cover
 
 
 def analysis_window(config: FeatureConfig) -> np.ndarray:
@@ -36,6 +37,19 @@ def filterbank(config: FeatureConfig) -> np.ndarray:
     return mel_filterbank(config.sample_rate, config.n_fft, config.n_mels, config.fmin_hz, fmax_hz)
 
 
+def _band_groups(bank: np.ndarray) -> list[tuple[slice, slice, np.ndarray]]:
+    """The filterbank cut into groups of BANDS_PER_GROUP bands: (bands, the bins their filters cover, the
+    group's weights (bins, bands)). A mel filter is a triangle a few bins wide, so the groups hold 4.5k of the
+    bank's 66k weights: the product is 4x cheaper, and equal but for the zeros it skips (float32 rounding)."""
+    groups = []
+    for first in range(0, len(bank), BANDS_PER_GROUP):
+        bands = slice(first, min(first + BANDS_PER_GROUP, len(bank)))
+        cols = np.flatnonzero(bank[bands].any(axis=0))
+        bins = slice(int(cols[0]), int(cols[-1]) + 1) if len(cols) else slice(0, 0)
+        groups.append((bands, bins, np.ascontiguousarray(bank[bands, bins].T, dtype=np.float32)))
+    return groups
+
+
 def mel_power(waveform: np.ndarray, config: FeatureConfig, bank: np.ndarray | None = None) -> np.ndarray:
     """(samples,) float32 at ``config.sample_rate`` -> (n_mels, frames) float32 mel power, frames = samples // hop + 1.
 
@@ -52,9 +66,12 @@ def mel_power(waveform: np.ndarray, config: FeatureConfig, bank: np.ndarray | No
     # not its power.
     frames = np.lib.stride_tricks.sliding_window_view(padded[left:], win)[::hop][:n_frames]  # (frames, win), a view
     window = analysis_window(config)[left:left + win]
+    groups = _band_groups(bank)
     out = np.empty((config.n_mels, n_frames), dtype=np.float32)
     for first in range(0, n_frames, FRAMES_PER_BLOCK):
         spec = scipy.fft.rfft(frames[first:first + FRAMES_PER_BLOCK] * window, n=n_fft, axis=-1)  # complex64
-        power = spec.real * spec.real + spec.imag * spec.imag
-        out[:, first:first + len(power)] = (power @ bank.T).T  # (n_mels, B); 3x faster than bank @ power.T
+        power = spec.real * spec.real + spec.imag * spec.imag                               # (B, n_fft // 2 + 1)
+        block = slice(first, first + len(power))
+        for bands, bins, weights in groups:
+            out[bands, block] = (power[:, bins] @ weights).T  # (bands, B); 3x faster than weights.T @ power.T
     return out
