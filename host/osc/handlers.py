@@ -273,10 +273,13 @@ def run_match(ctx: HandlerContext, client: ClientAddress, request_id: int,
     """Worker-side body of a match: load audio, run the pipeline, write MIDI, reply; errors become replies.
 
     The settings are sent before the automation is computed (it is the slower part)."""
+    from model import reusing_clips  # the settings' analysis of both clips serves the automation too
+
     track, reference, sample_rate = load()
-    values, norms = match_settings(ctx.config, track, reference, sample_rate, refine_s)
-    ctx.send(client, settings_replies(ctx.config, request_id, values, norms))
-    lanes = predict_automation(ctx.config, track, reference, sample_rate)
+    with reusing_clips():
+        values, norms = match_settings(ctx.config, track, reference, sample_rate, refine_s)
+        ctx.send(client, settings_replies(ctx.config, request_id, values, norms))
+        lanes = predict_automation(ctx.config, track, reference, sample_rate)
     for packet in automation_replies(request_id, lanes):
         ctx.send(client, packet)
     result = MatchReply(request_id, values, norms, lanes)

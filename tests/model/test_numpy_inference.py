@@ -227,3 +227,23 @@ def test_mel_power_of_a_sine_lies_in_its_band_and_is_the_full_frames() -> None:
     spectrum = np.abs(np.fft.rfft(frame.astype(np.float64))) ** 2
     np.testing.assert_allclose(power[:, 100], model.bank.astype(np.float64) @ spectrum, rtol=1e-4,
                                atol=1e-6 * power[:, 100].max())
+
+
+def test_reusing_clips_gives_the_same_predictions_and_never_serves_a_changed_clip() -> None:
+    """Within reusing_clips() the settings and the automation share each clip's analysis: their outputs equal
+    the fresh ones exactly, and a clip with one sample changed is analysed anew (its curve differs)."""
+    from model.curve.inference import reusing_clips
+
+    (track, rate), (reference, _) = (_read(AUDIO / "track.flac"), _read(AUDIO / "reference.flac"))
+    fresh = predict_curve(track, reference, rate)
+    fresh_segments = predict_curve_segments(track, reference, rate, hop_s=2.0)
+    louder = track.copy()
+    louder[: rate // 2] *= 4.0  # the first half second 12 dB up: another clip
+    with reusing_clips():
+        ours = predict_curve(track, reference, rate)
+        segments = predict_curve_segments(track, reference, rate, hop_s=2.0)
+        changed = predict_curve_segments(louder, reference, rate, hop_s=2.0)
+    np.testing.assert_array_equal(ours.curve_db, fresh.curve_db)
+    np.testing.assert_array_equal(segments.curve_db, fresh_segments.curve_db)
+    np.testing.assert_array_equal(changed.curve_db, predict_curve_segments(louder, reference, rate, hop_s=2.0).curve_db)
+    assert np.abs(changed.curve_db[0] - segments.curve_db[0]).max() > 0.01
