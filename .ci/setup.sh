@@ -27,7 +27,7 @@ START=$SECONDS
 step() { echo "setup [$((SECONDS - START)) s]: $*"; }
 
 # pip's own lines, less its chatter: what it collects, downloads and installs.
-pip_progress() { grep --line-buffered -E "^(Collecting|Downloading|Installing collected|Successfully installed|ERROR)" || true; }
+pip_progress() { grep --line-buffered -E "^ *(Collecting|Downloading|Installing collected|Successfully installed|ERROR)" || true; }
 
 step "$MODE: Debian packages (${DEBIAN_PACKAGES[*]})"
 if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
