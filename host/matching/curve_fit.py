@@ -100,6 +100,7 @@ def fit_profile(profile: PluginProfile, curve_db: np.ndarray, scale_db: np.ndarr
     ridge = config.gain_ridge * len(target)
     values = _flat_values(profile)
     contrib = np.zeros((len(bands), len(target)))          # each band's current curve (dB)
+    scratch = {i: np.empty_like(b.shapes) for i, b in enumerate(bands)}  # reused: the sweeps allocate nothing big
     for _ in range(config.sweeps):
         for i, b in enumerate(bands):
             residual = target - (contrib.sum(axis=0) - contrib[i])
@@ -107,7 +108,9 @@ def fit_profile(profile: PluginProfile, curve_db: np.ndarray, scale_db: np.ndarr
             num = b.shapes @ (w * residual)                             # (n,)
             den = (b.shapes ** 2) @ w + ridge                           # (n,)
             gains = np.clip(num / den, spec.min, spec.max)
-            errors = ((residual[None] - gains[:, None] * b.shapes) ** 2) @ w + ridge * gains ** 2
+            misfit = np.multiply(gains[:, None], b.shapes, out=scratch[i])   # the same arithmetic as
+            np.subtract(residual[None], misfit, out=misfit)                  # (residual - gains * shapes) ** 2,
+            errors = np.square(misfit, out=misfit) @ w + ridge * gains ** 2  # in place
             best = int(np.argmin(errors))
             values[b.gain], values[b.freq] = gains[best], b.values[best, 0]
             if b.width is not None:

@@ -45,12 +45,25 @@ def band_stats(mel_power: np.ndarray, config: StatsConfig = StatsConfig(),
     Raises:
         AudioInputError (with ``check``): as model.curve.features.band_stats (mostly silence, steady noise).
     """
+    return stats_of(mel_power, None, config, features, what, check)
+
+
+def band_levels(mel_power: np.ndarray) -> np.ndarray:
+    """(M, frames) float32 mel power -> its level in dB, as :func:`stats_of` takes it."""
+    return _db(mel_power)
+
+
+def stats_of(mel_power: np.ndarray, levels: np.ndarray | None, config: StatsConfig = StatsConfig(),
+             features: FeatureConfig = FeatureConfig(scale="linear"), what: str = "clip",
+             check: bool = True) -> np.ndarray:
+    """:func:`band_stats`, given ``levels`` = :func:`band_levels` of ``mel_power`` (or None): overlapping
+    segments of one track slice the track's levels instead of taking the logarithm of each frame again."""
     active = active_frames(mel_power, config)
     active_s = float(active.sum()) * features.hop_ms / 1000.0
     if check:
         check_sound(active_s, config, what)
     power = mel_power[:, active]
-    level = _db(power)                                                             # (M, N)
+    level = _db(power) if levels is None else levels[:, active]                   # (M, N)
     mean_level = _db(power.mean(axis=1, dtype=np.float32))                         # (M,)
     band_quantiles = quantiles(level, config.quantiles)                            # (Q, M)
     spread = level.std(axis=1, ddof=1)                                             # (M,)

@@ -247,3 +247,15 @@ def test_reusing_clips_gives_the_same_predictions_and_never_serves_a_changed_cli
     np.testing.assert_array_equal(segments.curve_db, fresh_segments.curve_db)
     np.testing.assert_array_equal(changed.curve_db, predict_curve_segments(louder, reference, rate, hop_s=2.0).curve_db)
     assert np.abs(changed.curve_db[0] - segments.curve_db[0]).max() > 0.01
+
+
+def test_segment_statistics_from_the_tracks_levels_equal_band_stats_exactly() -> None:
+    """predict_curve_segments slices one logarithm of the whole track (the segments overlap): the same bits."""
+    model = load_curve_model()
+    audio, _ = _read(AUDIO / "track.flac")
+    power = mel_power(audio.mean(axis=1) if audio.ndim == 2 else audio, model.features, model.bank)
+    levels = numpy_stats.band_levels(power)
+    for first in (0, 300, 1000):
+        part = slice(first, first + 1000)
+        np.testing.assert_array_equal(numpy_stats.stats_of(power[:, part], levels[:, part], model.stats, model.features),
+                                      numpy_stats.band_stats(power[:, part], model.stats, model.features))
