@@ -231,7 +231,7 @@ def test_mel_power_of_a_sine_lies_in_its_band_and_is_the_full_frames() -> None:
 
 def test_reusing_clips_gives_the_same_predictions_and_never_serves_a_changed_clip() -> None:
     """Within reusing_clips() the settings and the automation share each clip's analysis: their outputs equal
-    the fresh ones exactly, and a clip with one sample changed is analysed anew (its curve differs)."""
+    the fresh ones, and a changed clip is analysed anew (its curve differs)."""
     from model.curve.inference import reusing_clips
 
     (track, rate), (reference, _) = (_read(AUDIO / "track.flac"), _read(AUDIO / "reference.flac"))
@@ -243,19 +243,21 @@ def test_reusing_clips_gives_the_same_predictions_and_never_serves_a_changed_cli
         ours = predict_curve(track, reference, rate)
         segments = predict_curve_segments(track, reference, rate, hop_s=2.0)
         changed = predict_curve_segments(louder, reference, rate, hop_s=2.0)
-    np.testing.assert_array_equal(ours.curve_db, fresh.curve_db)
-    np.testing.assert_array_equal(segments.curve_db, fresh_segments.curve_db)
-    np.testing.assert_array_equal(changed.curve_db, predict_curve_segments(louder, reference, rate, hop_s=2.0).curve_db)
+    # Equal to float32 rounding (1e-5 dB): the same arithmetic, but float32 sums may round with memory alignment.
+    assert np.abs(ours.curve_db - fresh.curve_db).max() < 1e-5
+    assert np.abs(segments.curve_db - fresh_segments.curve_db).max() < 1e-5
+    assert np.abs(changed.curve_db - predict_curve_segments(louder, reference, rate, hop_s=2.0).curve_db).max() < 1e-5
     assert np.abs(changed.curve_db[0] - segments.curve_db[0]).max() > 0.01
 
 
-def test_segment_statistics_from_the_tracks_levels_equal_band_stats_exactly() -> None:
-    """predict_curve_segments slices one logarithm of the whole track (the segments overlap): the same bits."""
+def test_segment_statistics_from_the_tracks_levels_equal_band_stats() -> None:
+    """predict_curve_segments slices one logarithm of the whole track (the segments overlap): the same values to
+    float32 rounding (NumPy's float32 sums may round differently with the arrays' memory alignment)."""
     model = load_curve_model()
     audio, _ = _read(AUDIO / "track.flac")
     power = mel_power(audio.mean(axis=1) if audio.ndim == 2 else audio, model.features, model.bank)
     levels = numpy_stats.band_levels(power)
     for first in (0, 300, 1000):
         part = slice(first, first + 1000)
-        np.testing.assert_array_equal(numpy_stats.stats_of(power[:, part], levels[:, part], model.stats, model.features),
-                                      numpy_stats.band_stats(power[:, part], model.stats, model.features))
+        ours = numpy_stats.stats_of(power[:, part], levels[:, part], model.stats, model.features)
+        assert np.abs(ours - numpy_stats.band_stats(power[:, part], model.stats, model.features)).max() < 1e-5
