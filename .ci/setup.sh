@@ -16,12 +16,13 @@ case "$MODE" in
      exit 2 ;;
 esac
 
-# The plugins match and apply can use; the rest render and build the corpus (the last five, about 550 MB of
-# downloads, are the music of `eqbridge corpus build --sources all`).
-MAIN_DEBIAN_PACKAGES=(zam-plugins lsp-plugins-vst)
-ALL_DEBIAN_PACKAGES=("${MAIN_DEBIAN_PACKAGES[@]}" ktuberling-data sonic-pi-samples fluidsynth fluid-soundfont-gm
+# `all`: every Debian package the tests and the corpus use. The last five (about 550 MB of downloads) are the
+# music of `eqbridge corpus build --sources all`.
+DEBIAN_PACKAGES=(zam-plugins lsp-plugins-vst ktuberling-data sonic-pi-samples fluidsynth fluid-soundfont-gm
   ufoai-music singularity-music planetblupi-music-ogg musescore-general-soundfont wesnoth-1.16-music)
-if [ "$MODE" = all ]; then DEBIAN_PACKAGES=("${ALL_DEBIAN_PACKAGES[@]}"); else DEBIAN_PACKAGES=("${MAIN_DEBIAN_PACKAGES[@]}"); fi
+# `main`: only the plugins match and apply can use.
+MAIN_DEBIAN_PACKAGES=(zam-plugins lsp-plugins-vst)
+if [ "$MODE" = main ]; then DEBIAN_PACKAGES=("${MAIN_DEBIAN_PACKAGES[@]}"); fi
 
 START=$SECONDS
 step() { echo "setup [$((SECONDS - START)) s]: $*"; }
