@@ -9,9 +9,16 @@ from __future__ import annotations
 import argparse
 import importlib
 import logging
+import os
 import sys
 
-from host.errors import EqbridgeError
+# One OpenBLAS thread unless the environment says otherwise; set before NumPy loads OpenBLAS. The products here
+# are small (a 10 s clip's mel filterbank, the curve network, the curve fit's responses) and the machines shared:
+# a second BLAS thread waiting on a busy core made a 5 x 930 by 930 x 128 product 40 ms instead of 0.1 ms, and
+# `eqbridge bench predict` 2.2x slower under load (host/bench/README.md). Torch keeps its own threads.
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+
+from host.errors import EqbridgeError  # noqa: E402  (after the thread setting)
 
 USER_ERROR_EXIT = 1
 USAGE_ERROR_EXIT = 2  # what argparse exits with

@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     from model.inference import Prediction, SegmentPredictions, predict, predict_segments
     from model.curve.data import FileSegments, load_curve_data, write_curve_data
     from model.curve.features import ClipStats
-    from model.curve.inference import CurvePrediction, predict_curve, predict_curve_segments
+    from model.curve.inference import CurvePrediction, predict_curve, predict_curve_segments, reusing_clips
     from model.curve.train import CurveTrainConfig, train_curve
     from model.latent import LatentVariants, explore_latent
     from model.train import train as train_network
@@ -34,7 +34,8 @@ _EXPORTS = {"Prediction": ("inference", "Prediction"), "SegmentPredictions": ("i
             "ControllerTrainConfig": ("controller_train", "ControllerTrainConfig"),
             "evaluate_checkpoint": ("evaluate", "evaluate"), "predict_split": ("evaluate", "predict_split"),
             "predict_curve": ("curve.inference", "predict_curve"),
-            "predict_curve_segments": ("curve.inference", "predict_curve_segments"), "CurvePrediction": ("curve.inference", "CurvePrediction"),
+            "predict_curve_segments": ("curve.inference", "predict_curve_segments"),
+            "reusing_clips": ("curve.inference", "reusing_clips"), "CurvePrediction": ("curve.inference", "CurvePrediction"),
             "train_curve": ("curve.train", "train_curve"), "CurveTrainConfig": ("curve.train", "CurveTrainConfig"),
             "ClipStats": ("curve.features", "ClipStats"), "FileSegments": ("curve.data", "FileSegments"),
             "write_curve_data": ("curve.data", "write_curve_data"), "load_curve_data": ("curve.data", "load_curve_data")}

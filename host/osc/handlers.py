@@ -317,12 +317,16 @@ def run_match(ctx: HandlerContext, client: ClientAddress, request_id: int,
 
     The settings are sent before the automation is computed (it is the slower part). With ``push_to``
     (strip, plugin) they are pushed into the DAW first and ``/eqbridge/pushed`` says so once read back."""
+    from model import reusing_clips  # the settings' analysis of both clips serves the automation too
+
     track, reference, sample_rate = load()
-    values, norms = match_settings(ctx.config, track, reference, sample_rate, refine_s)
-    ctx.send(client, settings_replies(ctx.config, request_id, values, norms))
-    if push_to is not None:
-        ctx.send(client, pushed_message(request_id, *push_to, *push_into_daw(ctx.config, request_id, values, *push_to)))
-    lanes = predict_automation(ctx.config, track, reference, sample_rate)
+    with reusing_clips():
+        values, norms = match_settings(ctx.config, track, reference, sample_rate, refine_s)
+        ctx.send(client, settings_replies(ctx.config, request_id, values, norms))
+        if push_to is not None:
+            ctx.send(client, pushed_message(request_id, *push_to,
+                                            *push_into_daw(ctx.config, request_id, values, *push_to)))
+        lanes = predict_automation(ctx.config, track, reference, sample_rate)
     for packet in automation_replies(request_id, lanes):
         ctx.send(client, packet)
     _finish_match(ctx, client, MatchReply(request_id, values, norms, lanes))

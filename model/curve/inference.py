@@ -12,15 +12,19 @@ both give the same curves.
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
+import threading
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Iterator
 
 import numpy as np
 
 from model.audio_input import prepare_audio
 from model.config import FeatureConfig
 from model.curve import numpy_network
-from model.curve.numpy_stats import band_stats, pair_input
+from model.curve.numpy_stats import band_levels, band_stats, pair_input, stats_of
 from model.curve.response import mel_center_frequencies_hz
 from model.curve.restraint import DEFAULT_RESTRAINT, restrain
 from model.curve.stats_config import StatsConfig
@@ -35,6 +39,59 @@ MIN_DURATION_S = 1.0
 # a 2 s speech row with pauses between words has 0.84 s or more (the speech test's 240 clips), and the mean and
 # percentiles of 250 frames are still well measured, so inference accepts 0.75 s: mostly silence is refused.
 MIN_SOUND_S = 0.75
+# Within reusing_clips() a clip's mel power is computed once: the OSC bridge predicts the settings from a pair and
+# then the automation from the same pair, which then costs no second STFT of either clip. At most 64 MB is kept
+# (the power of 6 minutes of audio: 128 bands x 3 ms frames x 4 bytes, 10 MB per minute); a clip beyond that is
+# neither kept nor hashed.
+REUSE_MAX_BYTES = 64 << 20
+# In a block: .powers {(front end settings, SHA-256 of the samples): read-only mel power}, .stats the same for the
+# band statistics (also keyed by their settings and the clip's role, which the refusals' messages name).
+_SCOPE = threading.local()
+
+
+@contextlib.contextmanager
+def reusing_clips() -> Iterator[None]:
+    """In this block (on this thread), predictions reuse the mel power of a clip they have analysed before
+    (recognized by its samples' SHA-256); outside it nothing is kept. Nested blocks share the outer one's."""
+    if getattr(_SCOPE, "powers", None) is not None:
+        yield
+        return
+    _SCOPE.powers, _SCOPE.stats = {}, {}
+    try:
+        yield
+    finally:
+        _SCOPE.powers = _SCOPE.stats = None
+
+
+def _digest(audio: np.ndarray) -> bytes:
+    return hashlib.sha256(np.ascontiguousarray(audio, dtype=np.float32)).digest()
+
+
+def _power(audio: np.ndarray, features: FeatureConfig, bank: np.ndarray, digest: bytes | None = None) -> np.ndarray:
+    powers: dict | None = getattr(_SCOPE, "powers", None)
+    if powers is None or features.n_mels * features.n_frames(len(audio)) * 4 > REUSE_MAX_BYTES:
+        return mel_power(audio, features, bank)
+    key = (features, digest or _digest(audio))
+    if key not in powers:
+        power = mel_power(audio, features, bank)
+        power.flags.writeable = False  # every later reader gets this same array
+        if sum(p.nbytes for p in powers.values()) + power.nbytes > REUSE_MAX_BYTES:
+            return power
+        powers[key] = power
+    return powers[key]
+
+
+def _clip_stats(audio: np.ndarray, features: FeatureConfig, bank: np.ndarray, stats: StatsConfig,
+                what: str) -> np.ndarray:
+    cache: dict | None = getattr(_SCOPE, "stats", None)
+    if cache is None:
+        return band_stats(_power(audio, features, bank), stats, features, what)
+    digest = _digest(audio)
+    key = (features, stats, what, digest)
+    if key not in cache:  # a refusal raises and is not kept: the next call raises it again
+        cache[key] = band_stats(_power(audio, features, bank, digest), stats, features, what)
+        cache[key].flags.writeable = False
+    return cache[key]
 
 
 @dataclass(frozen=True)
@@ -62,8 +119,15 @@ class CurveModel:
     bank: np.ndarray  # (M, n_fft // 2 + 1)
 
     def clip_stats(self, audio: np.ndarray, what: str) -> np.ndarray:
-        """(samples,) at the model's rate -> (S, M) band statistics; raises AudioInputError as band_stats."""
-        return band_stats(mel_power(audio, self.features, self.bank), self.stats, self.features, what)
+        """(samples,) at the model's rate -> (S, M) band statistics; raises AudioInputError as band_stats.
+        Within :func:`reusing_clips` a clip's statistics are computed once (the reference's, for the settings
+        and again for the automation)."""
+        return _clip_stats(audio, self.features, self.bank, self.stats, what)
+
+    def power(self, audio: np.ndarray) -> np.ndarray:
+        """(samples,) at the model's rate -> (M, frames) mel power (within :func:`reusing_clips`, read-only and
+        computed once per clip)."""
+        return _power(audio, self.features, self.bank)
 
     def curves(self, track_stats: np.ndarray, reference_stats: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(B, S, M) statistics of tracks and references -> (median dB, scale dB), (B, M) float64 each."""
@@ -150,10 +214,12 @@ def predict_curve_segments(track: np.ndarray, reference: np.ndarray, sample_rate
     hop_frames = model.features.hop_ms / 1000.0
     starts_s = np.arange(0.0, len(t) / rate - seg_s + 1e-9, hop_s)
     r_stats = model.clip_stats(r, "reference")
-    power = mel_power(t, model.features, model.bank)
+    power = model.power(t)
+    levels = band_levels(power)  # once for the track: the segments overlap
     n = int(seg_s / hop_frames)
-    t_stats = np.stack([band_stats(power[:, int(s / hop_frames):int(s / hop_frames) + n], model.stats, model.features,
-                                   check=False) for s in starts_s])
+    t_stats = np.stack([stats_of(power[:, int(s / hop_frames):int(s / hop_frames) + n],
+                                 levels[:, int(s / hop_frames):int(s / hop_frames) + n], model.stats, model.features,
+                                 check=False) for s in starts_s])
     median, scale_db = model.curves(t_stats, np.broadcast_to(r_stats, (len(starts_s),) + r_stats.shape))
     return CurveSegments(starts_s, restrain(median, scale_db, restraint), scale_db, seg_s, str(model.path),
                          mel_center_frequencies_hz(model.features))

@@ -18,6 +18,19 @@ def _db(power: np.ndarray) -> np.ndarray:
     return 10.0 * np.log10(np.maximum(power, np.float32(AMIN)))
 
 
+def quantiles(values: np.ndarray, q: tuple[float, ...]) -> np.ndarray:
+    """(Q, M) float32: ``np.quantile(values, q, axis=1)`` of (M, N) float32 (its default linear method), from one
+    sort of each row: twice as fast as np.quantile, whose partitions for six order statistics cost more than the
+    sort. Equal to it to float32 rounding (tests/model/test_numpy_inference.py)."""
+    ordered = np.sort(values, axis=1)
+    position = np.asarray(q, dtype=np.float64) * (values.shape[1] - 1)
+    below = np.floor(position).astype(np.intp)
+    above = np.minimum(below + 1, values.shape[1] - 1)
+    frac = (position - below)[:, None]                                   # (Q, 1)
+    low, high = ordered[:, below].T.astype(np.float64), ordered[:, above].T.astype(np.float64)  # (Q, M)
+    return (low + (high - low) * frac).astype(np.float32)
+
+
 def active_frames(mel_power: np.ndarray, config: StatsConfig, gate_db: float | None = None) -> np.ndarray:
     """Boolean (frames,): frames within ``gate_db`` (default ``config.gate_db``) of the clip's loud frames (its
     95th percentile)."""
@@ -33,6 +46,19 @@ def band_stats(mel_power: np.ndarray, config: StatsConfig = StatsConfig(),
     Raises:
         AudioInputError (with ``check``): as model.curve.features.band_stats (mostly silence, steady noise).
     """
+    return stats_of(mel_power, None, config, features, what, check)
+
+
+def band_levels(mel_power: np.ndarray) -> np.ndarray:
+    """(M, frames) float32 mel power -> its level in dB, as :func:`stats_of` takes it."""
+    return _db(mel_power)
+
+
+def stats_of(mel_power: np.ndarray, levels: np.ndarray | None, config: StatsConfig = StatsConfig(),
+             features: FeatureConfig = FeatureConfig(scale="linear"), what: str = "clip",
+             check: bool = True) -> np.ndarray:
+    """:func:`band_stats`, given ``levels`` = :func:`band_levels` of ``mel_power`` (or None): overlapping
+    segments of one track slice the track's levels instead of taking the logarithm of each frame again."""
     active = active_frames(mel_power, config)
     active_s = float(active.sum()) * features.hop_ms / 1000.0
     if check:
@@ -41,11 +67,11 @@ def band_stats(mel_power: np.ndarray, config: StatsConfig = StatsConfig(),
     measured = active if config.level_gate_db == config.gate_db else active_frames(mel_power, config,
                                                                                       config.level_gate_db)
     power = mel_power[:, measured]
-    level = _db(power)                                                             # (M, N)
+    level = _db(power) if levels is None else levels[:, measured]                 # (M, N)
     mean_level = _db(power.mean(axis=1, dtype=np.float32))                         # (M,)
-    quantiles = np.quantile(level, config.quantiles, axis=1).astype(np.float32)    # (Q, M)
+    band_quantiles = quantiles(level, config.quantiles)                            # (Q, M)
     spread = level.std(axis=1, ddof=1)                                             # (M,)
-    return np.concatenate([mean_level[None], quantiles, spread[None]]).astype(np.float32)
+    return np.concatenate([mean_level[None], band_quantiles, spread[None]]).astype(np.float32)
 
 
 def normalize(stats: np.ndarray, config: StatsConfig = StatsConfig()) -> np.ndarray:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -42,3 +43,19 @@ def test_parsing_match_loads_no_heavy_library() -> None:
             "build_parser('match').parse_args(['match', 'a.wav', 'b.wav', '--out', 'c.wav'])\n"
             f"print(sorted({{m.split('.')[0] for m in sys.modules}} & set({HEAVY!r})))")
     assert _fresh(code) == "[]"
+
+
+def test_the_cli_runs_openblas_on_one_thread_unless_the_environment_says_otherwise() -> None:
+    """One BLAS thread by default (a second one waiting on a busy core made small products 400x slower under
+    load, host/bench/README.md); a user's OPENBLAS_NUM_THREADS wins."""
+    pytest.importorskip("threadpoolctl")
+    code = ("import host.cli, numpy, threadpoolctl\n"
+            "print(sorted({i['num_threads'] for i in threadpoolctl.threadpool_info() if i['internal_api'] == 'openblas'}))")
+    env = {k: v for k, v in os.environ.items() if k != "OPENBLAS_NUM_THREADS"}
+
+    def threads(extra: dict[str, str]) -> str:
+        return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT,
+                              env={**env, **extra}).stdout.strip()
+
+    assert threads({}) == "[1]"
+    assert threads({"OPENBLAS_NUM_THREADS": "2"}) == "[2]"

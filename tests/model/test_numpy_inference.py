@@ -25,7 +25,8 @@ from model.curve.inference import MIN_DURATION_S, MIN_SOUND_S, load_curve_model,
 from model.curve.network_config import CurveNetConfig
 from model.curve.weights import META_KEY, arrays_path, file_sha256, load_weights, write_arrays
 from model.errors import AudioInputError, CheckpointError
-from model.mel_power import mel_power
+from model.curve.response import mel_center_frequencies_hz
+from model.mel_power import analysis_window, mel_power
 from model.profiles import CURVE_CHECKPOINT
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -185,13 +186,78 @@ def test_a_conv_network_is_refused_with_the_reason() -> None:
         numpy_network.MlpWeights(CurveNetConfig(arch="conv"), {})
 
 
-def test_a_curve_match_loads_neither_torch_nor_librosa_nor_scipy(tmp_path: Path) -> None:
+def test_a_curve_match_loads_neither_torch_nor_librosa_and_of_scipy_only_its_fft(tmp_path: Path) -> None:
     pt = tmp_path / "curve.pt"
     shutil.copyfile(CURVE_CHECKPOINT, pt)
     load_weights(pt)  # the arrays exist, as after any first run
     code = ("import sys\nfrom host.cli import main\n"
             f"code = main(['match', {str(AUDIO / 'track.flac')!r}, {str(AUDIO / 'reference.flac')!r}, '--out', "
             f"{str(tmp_path / 'out.flac')!r}, '--model', 'curve', '--checkpoint', {str(pt)!r}, '--no-clip'])\n"
-            "print(code, sorted({m.split('.')[0] for m in sys.modules} & {'torch', 'librosa', 'scipy', 'numba'}))")
+            "print(code, sorted({m.split('.')[0] for m in sys.modules} & {'torch', 'librosa', 'numba'}), "
+            "sorted({m.split('.')[1] for m in sys.modules if m.startswith('scipy.')} & {'signal', 'sparse', "
+            "'optimize', 'linalg', 'stats', 'ndimage', 'interpolate'}))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT)
-    assert out.stdout.strip().splitlines()[-1] == "0 []"
+    assert out.stdout.strip().splitlines()[-1] == "0 [] []"
+
+
+@pytest.mark.parametrize("n", [1, 2, 3, 7, 250, 1908])
+def test_quantiles_are_numpys_to_float32_rounding(n: int) -> None:
+    """The sort-based band quantiles against np.quantile (linear): within 1e-5 dB on dB-like values."""
+    values = (np.random.default_rng(n).standard_normal((128, n)) * 20.0 - 40.0).astype(np.float32)
+    q = (0.1, 0.5, 0.9)
+    ours = numpy_stats.quantiles(values, q)
+    assert ours.dtype == np.float32 and ours.shape == (3, 128)
+    assert np.abs(ours - np.quantile(values, q, axis=1)).max() < 1e-5
+
+
+def test_mel_power_of_a_sine_lies_in_its_band_and_is_the_full_frames() -> None:
+    """A physical check of the NumPy front end beside the torch comparison: a steady 1 kHz sine's mel power
+    peaks in the band around 1 kHz, and a frame's mel power (transformed from the window's 882 samples only)
+    equals the bank times the power of the whole windowed n_fft frame in float64, to float32 rounding."""
+    model = load_curve_model()
+    rate, n_fft = model.features.sample_rate, model.features.n_fft
+    freq_hz = rate / n_fft * 23  # on a bin: the whole line falls in bins 22..24, weighted by the bank
+    audio = (0.5 * np.sin(2.0 * np.pi * freq_hz * np.arange(rate) / rate)).astype(np.float32)
+    power = mel_power(audio, model.features, model.bank)
+    centres = mel_center_frequencies_hz(model.features)
+    assert abs(centres[int(np.argmax(power[:, 100]))] - freq_hz) < 100.0
+    window = analysis_window(model.features)
+    hop = model.features.hop_length
+    frame = np.pad(audio, n_fft // 2, mode="reflect")[100 * hop:100 * hop + n_fft] * window
+    spectrum = np.abs(np.fft.rfft(frame.astype(np.float64))) ** 2
+    np.testing.assert_allclose(power[:, 100], model.bank.astype(np.float64) @ spectrum, rtol=1e-4,
+                               atol=1e-6 * power[:, 100].max())
+
+
+def test_reusing_clips_gives_the_same_predictions_and_never_serves_a_changed_clip() -> None:
+    """Within reusing_clips() the settings and the automation share each clip's analysis: their outputs equal
+    the fresh ones, and a changed clip is analysed anew (its curve differs)."""
+    from model.curve.inference import reusing_clips
+
+    (track, rate), (reference, _) = (_read(AUDIO / "track.flac"), _read(AUDIO / "reference.flac"))
+    fresh = predict_curve(track, reference, rate)
+    fresh_segments = predict_curve_segments(track, reference, rate, hop_s=2.0)
+    louder = track.copy()
+    louder[: rate // 2] *= 4.0  # the first half second 12 dB up: another clip
+    with reusing_clips():
+        ours = predict_curve(track, reference, rate)
+        segments = predict_curve_segments(track, reference, rate, hop_s=2.0)
+        changed = predict_curve_segments(louder, reference, rate, hop_s=2.0)
+    # Equal to float32 rounding (1e-5 dB): the same arithmetic, but float32 sums may round with memory alignment.
+    assert np.abs(ours.curve_db - fresh.curve_db).max() < 1e-5
+    assert np.abs(segments.curve_db - fresh_segments.curve_db).max() < 1e-5
+    assert np.abs(changed.curve_db - predict_curve_segments(louder, reference, rate, hop_s=2.0).curve_db).max() < 1e-5
+    assert np.abs(changed.curve_db[0] - segments.curve_db[0]).max() > 0.01
+
+
+def test_segment_statistics_from_the_tracks_levels_equal_band_stats() -> None:
+    """predict_curve_segments slices one logarithm of the whole track (the segments overlap): the same values to
+    float32 rounding (NumPy's float32 sums may round differently with the arrays' memory alignment)."""
+    model = load_curve_model()
+    audio, _ = _read(AUDIO / "track.flac")
+    power = mel_power(audio.mean(axis=1) if audio.ndim == 2 else audio, model.features, model.bank)
+    levels = numpy_stats.band_levels(power)
+    for first in (0, 300, 1000):
+        part = slice(first, first + 1000)
+        ours = numpy_stats.stats_of(power[:, part], levels[:, part], model.stats, model.features)
+        assert np.abs(ours - numpy_stats.band_stats(power[:, part], model.stats, model.features)).max() < 1e-5
