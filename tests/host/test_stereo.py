@@ -96,8 +96,9 @@ def test_left_right_with_swapped_settings_swaps_the_channels_exactly(host) -> No
 
 
 @pytest.fixture(scope="module")
-def pair() -> tuple[AudioClip, AudioClip]:
-    return _clip(_stereo(10)), _clip(_stereo(20))
+def pair(host) -> tuple[AudioClip, AudioClip]:
+    """A track and a reference whose channels carry different EQs (so the independent curves differ)."""
+    return _clip(_stereo(10)), _clip(render_channels(host, _stereo(20), "left-right", [LOW_BOOST, HIGH_CUT]))
 
 
 @pytest.mark.parametrize("mode", ["mid-side", "left-right"])
