@@ -44,11 +44,11 @@ class ClipStats(torch.nn.Module):
         return self.stats_of(self.mel_power(waveform), what)
 
 
-def active_frames(mel_power: torch.Tensor, config: StatsConfig, gate_db: float | None = None) -> torch.Tensor:
-    """Boolean (frames,): frames within ``gate_db`` (default ``config.gate_db``) of the clip's loud frames (its
-    95th percentile)."""
+def frame_gates(mel_power: torch.Tensor, config: StatsConfig) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """:func:`model.curve.numpy_stats.frame_gates` on a tensor: (frame level dB, sound, measured)."""
     frame_db = 10.0 * torch.log10(mel_power.sum(dim=0).clamp_min(AMIN))
-    return frame_db > torch.quantile(frame_db, 0.95) - (config.gate_db if gate_db is None else gate_db)
+    loud_db = torch.quantile(frame_db, 0.95)
+    return frame_db, frame_db > loud_db - config.gate_db, frame_db > loud_db - config.level_gate_db
 
 
 def band_stats(mel_power: torch.Tensor, config: StatsConfig = StatsConfig(),
@@ -60,13 +60,11 @@ def band_stats(mel_power: torch.Tensor, config: StatsConfig = StatsConfig(),
         AudioInputError (with ``check``): fewer than ``min_active_s`` of active frames (mostly silence), or a
         broadband frame level steadier than ``noise_spread_db`` (steady noise has no tonal balance of music to match).
     """
-    active = active_frames(mel_power, config)
+    frame_db, active, measured = frame_gates(mel_power, config)
     active_s = float(active.sum()) * features.hop_ms / 1000.0
     if check:
         check_sound(active_s, config, what)
-        check_not_steady(float((10.0 * torch.log10(mel_power[:, active].sum(dim=0).clamp_min(AMIN))).std()), config, what)
-    measured = active if config.level_gate_db == config.gate_db else active_frames(mel_power, config,
-                                                                                      config.level_gate_db)
+        check_not_steady(float(frame_db[active].std()), config, what)
     power = mel_power[:, measured]
     level = 10.0 * torch.log10(power.clamp_min(AMIN))                               # (M, N)
     mean_level = 10.0 * torch.log10(power.mean(dim=1).clamp_min(AMIN))             # (M,)

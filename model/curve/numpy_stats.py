@@ -31,11 +31,13 @@ def quantiles(values: np.ndarray, q: tuple[float, ...]) -> np.ndarray:
     return (low + (high - low) * frac).astype(np.float32)
 
 
-def active_frames(mel_power: np.ndarray, config: StatsConfig, gate_db: float | None = None) -> np.ndarray:
-    """Boolean (frames,): frames within ``gate_db`` (default ``config.gate_db``) of the clip's loud frames (its
-    95th percentile)."""
+def frame_gates(mel_power: np.ndarray, config: StatsConfig) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(frame level dB, sound, measured), each (frames,): the broadband level of each frame, the frames within
+    ``gate_db`` of the clip's loud frames (its 95th percentile; the sound check) and those within
+    ``level_gate_db`` (what the statistics measure)."""
     frame_db = _db(mel_power.sum(axis=0))
-    return frame_db > np.quantile(frame_db, 0.95) - (config.gate_db if gate_db is None else gate_db)
+    loud_db = np.quantile(frame_db, 0.95)
+    return frame_db, frame_db > loud_db - config.gate_db, frame_db > loud_db - config.level_gate_db
 
 
 def band_stats(mel_power: np.ndarray, config: StatsConfig = StatsConfig(),
@@ -59,13 +61,11 @@ def stats_of(mel_power: np.ndarray, levels: np.ndarray | None, config: StatsConf
              check: bool = True) -> np.ndarray:
     """:func:`band_stats`, given ``levels`` = :func:`band_levels` of ``mel_power`` (or None): overlapping
     segments of one track slice the track's levels instead of taking the logarithm of each frame again."""
-    active = active_frames(mel_power, config)
+    frame_db, active, measured = frame_gates(mel_power, config)
     active_s = float(active.sum()) * features.hop_ms / 1000.0
     if check:
         check_sound(active_s, config, what)
-        check_not_steady(float(_db(mel_power[:, active].sum(axis=0)).std(ddof=1)), config, what)
-    measured = active if config.level_gate_db == config.gate_db else active_frames(mel_power, config,
-                                                                                      config.level_gate_db)
+        check_not_steady(float(frame_db[active].std(ddof=1)), config, what)
     power = mel_power[:, measured]
     level = _db(power) if levels is None else levels[:, measured]                 # (M, N)
     mean_level = _db(power.mean(axis=1, dtype=np.float32))                         # (M,)
