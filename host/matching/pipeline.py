@@ -334,6 +334,24 @@ def reference_weights(n_references: int, options: MatchOptions) -> np.ndarray:
     return w / w.sum()
 
 
+def _combine(w: np.ndarray, medians: Sequence[np.ndarray], scales: Sequence[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """The weighted mean of per-reference medians and its scale sqrt(sum w^2 b^2) (the references' errors taken
+    as independent); one reference keeps its own scale exactly."""
+    median = sum(wi * m for wi, m in zip(w, medians))
+    scale = np.sqrt(sum((wi * b) ** 2 for wi, b in zip(w, scales))) if len(scales) > 1 else scales[0]
+    return median, scale
+
+
+def _blend(fraction: float, linked: np.ndarray, own: np.ndarray) -> np.ndarray:
+    """``fraction`` of the link curve (or scale) and the rest of the channel's own."""
+    return fraction * linked + (1.0 - fraction) * own
+
+
+def _plain(options: MatchOptions, n_references: int) -> bool:
+    """Today's single match: link mode, one reference, the whole spectrum (either model)."""
+    return options.stereo == "link" and n_references == 1 and options.range_hz is None
+
+
 def combined_curve(track: np.ndarray, references: Sequence[np.ndarray], sample_rate: int,
                    options: MatchOptions) -> TargetCurve:
     """The curve model's curve for a track against several references: the weighted mean of the per-reference
@@ -347,8 +365,7 @@ def combined_curve(track: np.ndarray, references: Sequence[np.ndarray], sample_r
 
     w = reference_weights(len(references), options)
     preds = [predict_curve(track, r, sample_rate, options.checkpoint, restraint=0.0) for r in references]
-    median = sum(wi * p.median_db for wi, p in zip(w, preds))
-    scale = np.sqrt(sum((wi * p.scale_db) ** 2 for wi, p in zip(w, preds))) if len(preds) > 1 else preds[0].scale_db
+    median, scale = _combine(w, [p.median_db for p in preds], [p.scale_db for p in preds])
     return TargetCurve(preds[0].freqs_hz, restrain(median, scale, options.restraint), scale, preds[0].checkpoint)
 
 
@@ -376,8 +393,8 @@ def blend_curves(own: TargetCurve, linked: TargetCurve, fraction: float) -> Targ
     link curve exactly, 0 the channel's own."""
     if fraction == 0.0:
         return own
-    return TargetCurve(own.freqs_hz, fraction * linked.curve_db + (1.0 - fraction) * own.curve_db,
-                       fraction * linked.scale_db + (1.0 - fraction) * own.scale_db, own.checkpoint)
+    return TargetCurve(own.freqs_hz, _blend(fraction, linked.curve_db, own.curve_db),
+                       _blend(fraction, linked.scale_db, own.scale_db), own.checkpoint)
 
 
 def _channel_signals(clip: AudioClip, mode: str, sample_rate: int) -> list[np.ndarray]:
@@ -441,8 +458,7 @@ def match_channels(track: AudioClip, references: Sequence[AudioClip], options: M
     """
     check_clips(track, references, options)
     mode, names = options.stereo, options.channel_names
-    simple = mode == "link" and len(references) == 1 and options.range_hz is None
-    if simple:
+    if _plain(options, len(references)):
         return ChannelsOutcome(mode, names, (match_clips(track, references[0], options, refiner),), (None,))
     rate = track.sample_rate
     t_signals = _channel_signals(track, mode, rate)
@@ -502,7 +518,7 @@ def channel_segment_values(track: AudioClip, references: Sequence[AudioClip], op
     """
     check_clips(track, references, options)
     rate = track.sample_rate
-    if options.stereo == "link" and len(references) == 1 and options.range_hz is None:
+    if _plain(options, len(references)):
         return [segment_values(track.mono(), references[0].mono_at(rate), rate, options, hop_s)]
     from model import predict_curve_segments  # torch-free
 
@@ -510,8 +526,7 @@ def channel_segment_values(track: AudioClip, references: Sequence[AudioClip], op
 
     def curves(t: np.ndarray, refs: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray, np.ndarray, float, np.ndarray]:
         segs = [predict_curve_segments(t, r, rate, hop_s, checkpoint=options.checkpoint, restraint=0.0) for r in refs]
-        median = sum(wi * s.curve_db for wi, s in zip(w, segs))
-        scale = np.sqrt(sum((wi * s.scale_db) ** 2 for wi, s in zip(w, segs))) if len(segs) > 1 else segs[0].scale_db
+        median, scale = _combine(w, [s.curve_db for s in segs], [s.scale_db for s in segs])
         return segs[0].times_s, restrain(median, scale, options.restraint), scale, segs[0].segment_s, segs[0].freqs_hz
 
     t_signals = _channel_signals(track, options.stereo, rate)
@@ -521,8 +536,8 @@ def channel_segment_values(track: AudioClip, references: Sequence[AudioClip], op
     out = []
     for c in range(len(t_signals)):
         times, curve, scale, seg_s, freqs = curves(t_signals[c], [s[c] for s in r_signals]) if f < 1.0 else linked
-        if linked is not None and f > 0.0:
-            curve, scale = f * linked[1] + (1.0 - f) * curve, f * linked[2] + (1.0 - f) * scale
+        if linked is not None:
+            curve, scale = _blend(f, linked[1], curve), _blend(f, linked[2], scale)
         values = []
         for k in range(len(times)):
             target = limit_to_range(TargetCurve(freqs, curve[k], scale[k], ""), options.range_hz)
