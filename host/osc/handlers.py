@@ -27,7 +27,7 @@ from host.daw.descriptors import PushSettings
 from host.errors import AudioInputError, EqbridgeError, OscRequestError
 from host.matching.automation import AutomationLane, CcMap, automation_lanes, automation_record, write_midi_file
 from host.matching.pipeline import (EXPLORE_MAX_RADIUS, EXPLORE_MAX_VARIANTS, MAX_REFERENCES, MatchOptions,
-                                    channel_segment_values, check_clips, match_audio, match_channels, read_pair,
+                                    channel_segment_values, match_audio, match_channels, read_pair,
                                     segment_values)
 from host.matching.refine import RefineProcess
 from host.osc.addresses import (CLIP_BEGIN, CLIP_CHUNK, CLIP_END, EXPLORE, MATCH, MATCH_CLIPS, MATCH_MULTI,
@@ -345,8 +345,7 @@ def run_match_multi(ctx: HandlerContext, client: ClientAddress, request_id: int,
     ``/normalized`` in link mode), then automation lanes per channel, the MIDI file (one MIDI channel per
     stereo channel), then done."""
     track, references = load()
-    check_clips(track, references, options)
-    matched = match_channels(track, references, options)
+    matched = match_channels(track, references, options)  # checks the clips before any reply
     config = ctx.config
     if options.stereo == "link":
         outcome = matched.outcomes[0]
