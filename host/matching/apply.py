@@ -26,7 +26,7 @@ from tqdm import tqdm
 
 from host.audio import AudioClip, read_audio, write_audio_atomic
 from host.errors import AudioInputError, EqbridgeError, OptionError, ProfileError
-from host.matching.output_level import OutputLevel, guard_output_level
+from host.matching.output_level import guard_output_level
 from host.matching.pipeline import (ChannelsOutcome, Estimate, GainChange, MatchOptions, check_references, finish,
                                     match_channels)
 from host.matching.stereo import CHANNELS, check_stereo_clip, render_channels
@@ -378,7 +378,7 @@ class StemApplier:
                       title=f"{profile.display_name}: {job.stem.name} matched to {ref_names} "
                             f"({cfg.amount_percent:g}%" + (f", {cfg.stereo})" if cfg.stereo != "link" else ")"))
         notes = [f"{name}: {n}" if cfg.stereo != "link" else n
-                 for name, o in by_channel.items() for n in _notes(o.gain_changes, None, cfg)]
+                 for name, o in by_channel.items() for n in _gain_notes(o.gain_changes, cfg)]
         if level.note():
             notes.append(level.note())
         fmax_hz = min(shared_fmax_hz(clip.sample_rate, r.sample_rate) for r in references)
@@ -409,7 +409,8 @@ class StemApplier:
         return StemResult(job.stem.name, "done", record, duration_s=clip.duration_s)
 
 
-def _notes(changes: Sequence[GainChange], level: OutputLevel | None, cfg: ApplyConfig) -> list[str]:
+def _gain_notes(changes: Sequence[GainChange], cfg: ApplyConfig) -> list[str]:
+    """What the cap and the profile's ranges did to each band's gain (the output level's note is added apart)."""
     notes = []
     for c in changes:
         if c.capped_by_max_gain:
@@ -417,8 +418,6 @@ def _notes(changes: Sequence[GainChange], level: OutputLevel | None, cfg: ApplyC
         if c.clipped_to_range:
             notes.append(f"{c.name}: {c.requested_db:+.2f} dB clipped to the profile's range, applied "
                          f"{c.applied_db:+.2f} dB")
-    if level is not None and level.note():
-        notes.append(level.note())
     return notes
 
 
