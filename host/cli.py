@@ -45,7 +45,7 @@ COMMAND_MODULES: tuple[str, ...] = (
 COMMANDS: dict[str, str] = {
     "plugins": "plugins", "render-dataset": "render_dataset", "corpus": "corpus", "bench": "bench", "match": "match",
     "train": "train", "evaluate": "evaluate", "evaluate-audio": "evaluate_audio", "serve": "serve", "apply": "apply",
-    "explore": "explore", "curve-data": "curve", "train-curve": "curve", "push": "push",
+    "explore": "explore", "curve-data": "curve", "train-curve": "curve", "combine-curves": "curve", "push": "push",
 }
 
 

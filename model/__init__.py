@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from model.curve.data import FileSegments, load_curve_data, write_curve_data
     from model.curve.features import ClipStats
     from model.curve.inference import CurvePrediction, predict_curve, predict_curve_segments, reusing_clips
+    from model.curve.checkpoint import write_ensemble as write_curve_ensemble
     from model.curve.train import CurveTrainConfig, train_curve
     from model.latent import LatentVariants, explore_latent
     from model.train import train as train_network
@@ -36,7 +37,8 @@ _EXPORTS = {"Prediction": ("inference", "Prediction"), "SegmentPredictions": ("i
             "predict_curve": ("curve.inference", "predict_curve"),
             "predict_curve_segments": ("curve.inference", "predict_curve_segments"),
             "reusing_clips": ("curve.inference", "reusing_clips"), "CurvePrediction": ("curve.inference", "CurvePrediction"),
-            "train_curve": ("curve.train", "train_curve"), "CurveTrainConfig": ("curve.train", "CurveTrainConfig"),
+            "train_curve": ("curve.train", "train_curve"),
+            "write_curve_ensemble": ("curve.checkpoint", "write_ensemble"), "CurveTrainConfig": ("curve.train", "CurveTrainConfig"),
             "ClipStats": ("curve.features", "ClipStats"), "FileSegments": ("curve.data", "FileSegments"),
             "write_curve_data": ("curve.data", "write_curve_data"), "load_curve_data": ("curve.data", "load_curve_data")}
 PUBLIC_MODULES = ("model", "model.profiles", "model.errors", "model.atomic", "model.config", "model.manifest",

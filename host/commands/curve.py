@@ -1,4 +1,4 @@
-"""`eqbridge curve-data` and `eqbridge train-curve`: the curve model (one model for every EQ plugin)."""
+"""`eqbridge curve-data`, `train-curve` and `combine-curves`: the curve model (one model for every EQ plugin)."""
 
 from __future__ import annotations
 
@@ -45,6 +45,14 @@ def _run_train(args: argparse.Namespace) -> int:
     return 0
 
 
+def _run_combine(args: argparse.Namespace) -> int:
+    from model import write_curve_ensemble
+
+    out = write_curve_ensemble(args.members, args.out, force=args.force)
+    print(f"ensemble of {len(args.members)} curve models written to {out}")
+    return 0
+
+
 def register(sub: argparse._SubParsersAction) -> None:
     data = sub.add_parser("curve-data", help="band statistics of a corpus and a bank of EQ curves, for train-curve")
     data.add_argument("--corpus", required=True, help="corpus folder (corpus build output) or any audio folder")
@@ -65,3 +73,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     train.add_argument("--force", action="store_true", help="replace the shipped model in presets/")
     train.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     train.set_defaults(func=_run_train)
+    combine = sub.add_parser("combine-curves", help="write train-curve checkpoints (seeds of one curve data) as one "
+                                                    "ensemble model")
+    combine.add_argument("members", nargs="+", help="train-curve checkpoints (2..16, same curve data)")
+    combine.add_argument("--out", required=True, help="ensemble checkpoint to write, e.g. presets/checkpoints/curve.pt")
+    combine.add_argument("--force", action="store_true", help="replace the shipped model in presets/")
+    combine.set_defaults(func=_run_combine)

@@ -131,9 +131,8 @@ class CurveModel:
 
     def curves(self, track_stats: np.ndarray, reference_stats: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(B, S, M) statistics of tracks and references -> (median dB, scale dB), (B, M) float64 each."""
-        median, log_scale = numpy_network.forward(self.weights.network, pair_input(track_stats, reference_stats,
-                                                                                   self.stats))
-        return median.astype(np.float64), np.exp(log_scale.astype(np.float64))
+        return numpy_network.forward_members(self.weights.networks, pair_input(track_stats, reference_stats,
+                                                                              self.stats))
 
 
 _CACHE: FileCache[CurveModel] = FileCache()

@@ -64,3 +64,21 @@ class CurveNet(nn.Module):
         ratio = x[:, self.config.ratio_channel]
         median = self.ratio_weight * (ratio - ratio.mean(dim=-1, keepdim=True)) + out[:, 0]
         return median, out[:, 1].clamp(*LOG_SCALE_RANGE)
+
+
+class CurveEnsemble(nn.Module):
+    """Several CurveNets read as one: (B, C, M) -> (mean of the medians, log of the combined scale), as
+    model.curve.ensemble.combine (its NumPy twin) defines them."""
+
+    def __init__(self, members: list[CurveNet]) -> None:
+        super().__init__()
+        self.members = nn.ModuleList(members)
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        outs = [member(x) for member in self.members]
+        if len(outs) == 1:
+            return outs[0]
+        medians = torch.stack([m for m, _ in outs])
+        scales_sq = torch.stack([torch.exp(2.0 * s) for _, s in outs])
+        variance = scales_sq.mean(dim=0) + 0.5 * medians.var(dim=0, unbiased=False)
+        return medians.mean(dim=0), (0.5 * torch.log(variance)).clamp(*LOG_SCALE_RANGE)

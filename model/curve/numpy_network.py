@@ -6,10 +6,11 @@ names, in float32 as torch runs them. tests/model/test_numpy_inference.py checks
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Mapping
+from typing import Mapping, Sequence
 
 import numpy as np
 
+from model.curve.ensemble import combine
 from model.curve.network_config import LOG_SCALE_RANGE, CurveNetConfig
 from model.errors import CheckpointError
 
@@ -84,3 +85,10 @@ def forward(weights: MlpWeights, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]
     ratio = x[:, cfg.ratio_channel]                                                       # (B, M)
     median = a["ratio_weight"] * (ratio - ratio.mean(axis=-1, keepdims=True)) + out[:, 0]
     return median.astype(np.float32), np.clip(out[:, 1], *LOG_SCALE_RANGE).astype(np.float32)
+
+
+def forward_members(members: Sequence[MlpWeights], x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`forward` of one network or an ensemble's members -> (median dB (B, M), scale dB (B, M)) float64,
+    the members combined by model.curve.ensemble.combine."""
+    outs = [forward(m, x) for m in members]
+    return combine(np.stack([m for m, _ in outs]), np.exp(np.stack([s for _, s in outs]).astype(np.float64)))

@@ -20,6 +20,7 @@ import numpy as np
 
 from model.atomic import atomic_path
 from model.config import FeatureConfig
+from model.curve.ensemble import check_members
 from model.curve.network_config import CurveNetConfig
 from model.curve.numpy_network import MlpWeights
 from model.curve.stats_config import StatsConfig
@@ -29,18 +30,19 @@ from model.errors import CheckpointError
 log = logging.getLogger(__name__)
 
 ARRAYS_FORMAT = "eqbridge-curve-arrays"
-ARRAYS_VERSION = 1
+ARRAYS_VERSION = 2  # 2: members (an ensemble's networks, "m<k>/" before each array's name)
 META_KEY = "__meta__"
 
 
 @dataclass(frozen=True)
 class CurveWeights:
-    """What inference needs of a curve checkpoint, as NumPy: the network and its front end's settings."""
+    """What inference needs of a curve checkpoint, as NumPy: the networks (one, or an ensemble's members) and
+    their front end's settings."""
 
     checkpoint: Path
     features: FeatureConfig
     stats: StatsConfig
-    network: MlpWeights
+    networks: tuple[MlpWeights, ...]
     trained_on: tuple[str, ...]
     holdout_sources: tuple[str, ...]
 
@@ -75,18 +77,19 @@ def export_weights(checkpoint: Path) -> CurveWeights:
 
     ckpt = load_curve_checkpoint(checkpoint)
     log.info("exporting the curve model's weights from %s (torch)", checkpoint)
-    return CurveWeights(checkpoint, ckpt.features, ckpt.stats, MlpWeights(ckpt.config.network, ckpt.state_arrays()),
-                        ckpt.trained_on, ckpt.holdout_sources)
+    networks = tuple(MlpWeights(c, a) for c, a in zip(ckpt.member_configs, ckpt.member_arrays()))
+    return CurveWeights(checkpoint, ckpt.features, ckpt.stats, networks, ckpt.trained_on, ckpt.holdout_sources)
 
 
 def write_arrays(path: Path, weights: CurveWeights, source_sha256: str) -> None:
     """Write ``weights`` as an uncompressed ``.npz`` (atomically), tagged with the ``.pt``'s digest."""
     meta = {"format": ARRAYS_FORMAT, "version": ARRAYS_VERSION, "source_sha256": source_sha256,
             "features": weights.features.to_dict(), "stats": weights.stats.to_dict(),
-            "network": weights.network.config.to_dict(), "trained_on": list(weights.trained_on),
+            "members": [n.config.to_dict() for n in weights.networks], "trained_on": list(weights.trained_on),
             "holdout_sources": list(weights.holdout_sources)}
+    arrays = {f"m{k}/{name}": a for k, n in enumerate(weights.networks) for name, a in n.arrays.items()}
     with atomic_path(path, suffix=".npz") as tmp, open(tmp, "wb") as fh:
-        np.savez(fh, **{META_KEY: np.array(json.dumps(meta))}, **weights.network.arrays)
+        np.savez(fh, **{META_KEY: np.array(json.dumps(meta))}, **arrays)
 
 
 def _read_arrays(path: Path, checkpoint: Path, source_sha256: str) -> CurveWeights | None:
@@ -98,10 +101,13 @@ def _read_arrays(path: Path, checkpoint: Path, source_sha256: str) -> CurveWeigh
                     ARRAYS_FORMAT, ARRAYS_VERSION, source_sha256):
                 log.info("%s is not the arrays of %s as it is now: exporting again", path, checkpoint)
                 return None
-            arrays = {name: npz[name] for name in npz.files if name != META_KEY}
+            check_members(len(meta["members"]))
+            networks = tuple(MlpWeights(CurveNetConfig.from_dict(config),
+                                        {name.split("/", 1)[1]: npz[name] for name in npz.files
+                                         if name.startswith(f"m{k}/")})
+                             for k, config in enumerate(meta["members"]))
         return CurveWeights(checkpoint, FeatureConfig.from_dict(meta["features"]), StatsConfig.from_dict(meta["stats"]),
-                            MlpWeights(CurveNetConfig.from_dict(meta["network"]), arrays),
-                            tuple(meta["trained_on"]), tuple(meta["holdout_sources"]))
+                            networks, tuple(meta["trained_on"]), tuple(meta["holdout_sources"]))
     except (OSError, ValueError, KeyError, TypeError, zipfile.BadZipFile, CheckpointError) as exc:
         log.warning("cannot read %s (%s): exporting the curve model's weights again", path, exc)
         return None

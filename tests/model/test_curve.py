@@ -12,10 +12,12 @@ from scipy import signal
 from host.plugins.filters import BandSetting, band_sos
 from model import CurveTrainConfig, train_curve
 from model.curve.data import SPEECH_SHARE, FileSegments, PairSampler, _source_weights, load_curve_data, write_curve_data
+from model.curve.checkpoint import load_curve_checkpoint, write_ensemble
 from model.curve.features import ClipStats, normalize, pair_input
+from model.curve.inference import load_curve_model
 from model.curve.network import CurveNetConfig
 from model.curve.response import mel_gain_db, response_grid_hz
-from model.errors import AudioInputError
+from model.errors import AudioInputError, CheckpointError
 
 SR = 44100
 
@@ -151,3 +153,48 @@ def test_training_beats_doing_nothing_on_held_out_files(curve_data: Path, tmp_pa
     # Five short synthetic files: the two parts of a pair differ in notes more than real music does; 200 steps
     # come within a few percent of the spectrum ratio (the DSP fit's curve) and well below doing nothing.
     assert last["curve_mae_db"] < 0.92 * last["flat_mae_db"]
+
+
+@pytest.fixture(scope="module")
+def members(curve_data: Path, tmp_path_factory) -> list[Path]:
+    root = tmp_path_factory.mktemp("members")
+    paths = [root / f"m{seed}.pt" for seed in (0, 1)]
+    for seed, path in zip((0, 1), paths):
+        train_curve(curve_data, path, SMALL.__class__(**{**SMALL.__dict__, "seed": seed}), progress=False)
+    return paths
+
+
+def test_an_ensemble_averages_its_members_and_adds_their_disagreement_to_the_scale(
+        curve_data: Path, members: list[Path], tmp_path: Path) -> None:
+    out = write_ensemble(members, tmp_path / "ens.pt")
+    ens, singles = load_curve_checkpoint(out), [load_curve_checkpoint(p) for p in members]
+    track, ref, _ = PairSampler(load_curve_data(curve_data), "val", 0).batch(0, 16)
+    x = pair_input(torch.from_numpy(track), torch.from_numpy(ref))
+    with torch.inference_mode():
+        (m0, s0), (m1, s1), (m, s) = singles[0].network(x), singles[1].network(x), ens.network(x)
+    assert not torch.allclose(m0, m1, atol=1e-3)  # two seeds: two different networks
+    torch.testing.assert_close(m, (m0 + m1) / 2)
+    variance = (torch.exp(2 * s0) + torch.exp(2 * s1)) / 2 + ((m0 - m1) / 2) ** 2 / 2
+    torch.testing.assert_close(s, 0.5 * torch.log(variance))
+    # the torch-free twin reads the same ensemble and gives the same curves
+    model = load_curve_model(out)
+    median, scale = model.curves(track, ref)
+    np.testing.assert_allclose(median, m.double().numpy(), atol=1e-4)
+    np.testing.assert_allclose(scale, torch.exp(s).double().numpy(), rtol=1e-4)
+
+
+def test_an_ensemble_refuses_what_would_mix_or_lose_files(members: list[Path], tmp_path: Path) -> None:
+    with pytest.raises(CheckpointError, match="given twice"):
+        write_ensemble([members[0], members[0]], tmp_path / "e.pt")
+    with pytest.raises(CheckpointError, match="is one of the members"):
+        write_ensemble(members, members[1])
+    with pytest.raises(CheckpointError, match="at least 2"):
+        write_ensemble(members[:1], tmp_path / "e.pt")
+    ens = write_ensemble(members, tmp_path / "e.pt")
+    with pytest.raises(CheckpointError, match="ensemble already"):
+        write_ensemble([ens, members[0]], tmp_path / "e2.pt")
+    other = torch.load(members[1], weights_only=False)
+    torch.save({**other, "data_digest": "another"}, tmp_path / "other.pt")
+    with pytest.raises(CheckpointError, match="differ in data_digest"):
+        write_ensemble([members[0], tmp_path / "other.pt"], tmp_path / "e3.pt")
+    assert not (tmp_path / "e3.pt").exists()

@@ -159,16 +159,20 @@ def test_the_arrays_are_made_beside_the_checkpoint_and_remade_when_it_changes(tm
     npz = arrays_path(pt)
     assert npz == tmp_path / "curve.npz" and npz.is_file()
     again = load_weights(pt)  # from the .npz now
-    for name, array in first.network.arrays.items():
-        np.testing.assert_array_equal(again.network.arrays[name], array)
+    assert len(again.networks) == len(first.networks)
+    for net_first, net_again in zip(first.networks, again.networks):
+        for name, array in net_first.arrays.items():
+            np.testing.assert_array_equal(net_again.arrays[name], array)
     ckpt = load_curve_checkpoint(pt)
-    for name, tensor in ckpt.network.state_dict().items():
-        np.testing.assert_array_equal(again.network.arrays[name], tensor.numpy())
+    for net_again, arrays in zip(again.networks, ckpt.member_arrays()):
+        for name, array in arrays.items():
+            np.testing.assert_array_equal(net_again.arrays[name], array)
     assert (again.features, again.stats, again.trained_on) == (ckpt.features, ckpt.stats, ckpt.trained_on)
     # arrays recorded for another .pt (a new checkpoint landed): never used, made again
-    write_arrays(npz, replace(first, network=replace(first.network, arrays={
-        **first.network.arrays, "ratio_weight": np.float32(99.0)})), source_sha256="0" * 64)
-    assert float(load_weights(pt).network.arrays["ratio_weight"]) == float(ckpt.network.ratio_weight.detach())
+    first_net = first.networks[0]
+    changed = replace(first_net, arrays={**first_net.arrays, "ratio_weight": np.float32(99.0)})
+    write_arrays(npz, replace(first, networks=(changed,) + first.networks[1:]), source_sha256="0" * 64)
+    assert float(load_weights(pt).networks[0].arrays["ratio_weight"]) == float(ckpt.member_arrays()[0]["ratio_weight"])
     with np.load(npz) as arrays:
         assert json.loads(str(arrays[META_KEY]))["source_sha256"] == file_sha256(pt)
 
@@ -178,7 +182,7 @@ def test_an_unwritable_arrays_path_still_predicts(tmp_path: Path, caplog) -> Non
     shutil.copyfile(CURVE_CHECKPOINT, pt)
     arrays_path(pt).mkdir()  # a folder where the .npz would go: it can be neither read nor written
     weights = load_weights(pt)
-    assert "cannot write" in caplog.text and weights.network.arrays["body.1.weight"].shape == (768, 15 * 128)
+    assert "cannot write" in caplog.text and weights.networks[0].arrays["body.1.weight"].shape == (768, 15 * 128)
 
 
 def test_a_conv_network_is_refused_with_the_reason() -> None:
