@@ -342,10 +342,10 @@ def load_clips(track_path: Path, reference_paths: Sequence[Path]) -> tuple[Audio
 @answering("match")
 def run_match_multi(ctx: HandlerContext, client: ClientAddress, request_id: int,
                     load: Callable[[], tuple[AudioClip, list[AudioClip]]], options: MatchOptions) -> None:
-    """Worker-side body of /eqbridge/match_multi and /eqbridge/match_clips_multi: the pipeline in the asked stereo mode with every reference; the
-    settings of each channel (``/channel/settings`` and ``/channel/normalized``, or the plain ``/settings`` and
-    ``/normalized`` in link mode), then automation lanes per channel, the MIDI file (one MIDI channel per
-    stereo channel), then done."""
+    """Worker-side body of /eqbridge/match_multi and /eqbridge/match_clips_multi: the pipeline in the asked stereo
+    mode with every reference; the settings of each channel (``/channel/settings`` and ``/channel/normalized``, or
+    the plain ``/settings`` and ``/normalized`` in link mode), then automation lanes per channel, the MIDI file
+    (one MIDI channel per stereo channel), then done."""
     track, references = load()
     matched = match_channels(track, references, options)  # checks the clips before any reply
     config = ctx.config

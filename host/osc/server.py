@@ -74,7 +74,7 @@ class _Clip:
     frames: int
     chunks: dict[int, bytes] = field(default_factory=dict)
     received_bytes: int = 0
-    complete: np.ndarray | None = None  # (frames, channels) float32 once /clip/end found every chunk
+    complete: np.ndarray | None = None  # (channels, frames) float32 once /clip/end found every chunk
 
     @property
     def expected_bytes(self) -> int:
@@ -225,7 +225,8 @@ class ClipAssembler:
                                                       f"{clip.expected_bytes} declared ({clip.frames} frames x "
                                                       f"{clip.channels} channels x 4)")
             data = b"".join(clip.chunks[s] for s in range(n_chunks))
-            clip.complete = np.frombuffer(data, dtype="<f4").reshape(clip.frames, clip.channels).copy()
+            # Interleaved on the wire; kept as (channels, frames), the pipeline's AudioClip layout (no copy later).
+            clip.complete = np.frombuffer(data, dtype="<f4").reshape(clip.frames, clip.channels).T.copy()
             clip.chunks.clear()
             return clip.role, []
 
@@ -274,7 +275,7 @@ class ClipAssembler:
 def _audio_clip(clip: _Clip) -> AudioClip:
     """A complete sent clip as the pipeline's AudioClip: float32 (channels, frames), no file behind it."""
     assert clip.complete is not None
-    return AudioClip(np.ascontiguousarray(clip.complete.T), clip.sample_rate, "FLOAT", "RAW")
+    return AudioClip(clip.complete, clip.sample_rate, "FLOAT", "RAW")
 
 
 class MatchWorkers:
