@@ -9,9 +9,12 @@ call it with any Python 3.10+ from a checkout:
     python examples/osc_client.py clips t.wav r.wav --lines out.txt   # for examples/reaper_eqbridge.lua
     python examples/osc_client.py multi /abs/track.wav /abs/ref1.wav /abs/ref2.wav --weights 2 1 \
         --stereo mid-side --link 20 --range 80 12000          # /eqbridge/match_multi
+    python examples/osc_client.py multi track.wav ref1.wav ref2.wav --stereo mid-side --send-clips
+                                                              # /eqbridge/match_clips_multi
 
 ``files`` sends paths (they must lie in a folder the server was started with ``--allow-dir``);
-``clips`` sends the audio itself in float32 chunks (for a DAW that cannot share files). With
+``clips`` sends the audio itself in float32 chunks (for a DAW that cannot share files), and so does
+``multi --send-clips`` (the track and every reference, then ``/eqbridge/match_clips_multi``). With
 ``--reply-port 0`` (the default here) the client listens on the port it sends from, which suits a
 server started with ``--reply-port 0``; otherwise it listens on the given port (the server's
 ``--reply-port``, 9001 by default).
@@ -26,6 +29,7 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import soundfile as sf
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run from a checkout without installing
@@ -75,12 +79,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--stereo", default="link", help="multi: link, mid-side or left-right")
     parser.add_argument("--link", type=float, default=0.0, help="multi: link percent (mid-side, left-right)")
     parser.add_argument("--range", type=float, nargs=2, metavar=("LOW_HZ", "HIGH_HZ"), help="multi: frequency range")
+    parser.add_argument("--send-clips", action="store_true",
+                        help="multi: send the audio itself (/eqbridge/match_clips_multi), not the paths")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=9000)
     parser.add_argument("--reply-port", type=int, default=0, help="0: listen on the sending port")
     parser.add_argument("--request-id", type=int, default=1)
-    parser.add_argument("--start", type=float, default=0.0, help="clips: seconds into the track file")
-    parser.add_argument("--length", type=float, help="clips: seconds of the track file to send")
+    parser.add_argument("--start", type=float, default=0.0, help="clips, --send-clips: seconds into the track file")
+    parser.add_argument("--length", type=float, help="clips, --send-clips: seconds of the track file to send")
     parser.add_argument("--reference-start", type=float, default=0.0)
     parser.add_argument("--reference-length", type=float)
     parser.add_argument("--json", help="also write the result to this JSON file")
@@ -96,18 +102,29 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("files, clips and multi need TRACK and REFERENCE")
     if args.mode != "multi" and len(args.reference) != 1:
         parser.error("files and clips take one REFERENCE; multi takes several")
+    if args.send_clips and args.mode != "multi":
+        parser.error("--send-clips is for multi (clips always sends the audio)")
     start = time.perf_counter()
+    range_hz = tuple(args.range) if args.range else None
     if args.mode == "files":
         result = client.match_files(args.request_id, Path(args.track), Path(args.reference[0]))
-    elif args.mode == "multi":
+    elif args.mode == "multi" and not args.send_clips:
         result = client.match_multi(args.request_id, Path(args.track), [Path(r) for r in args.reference],
-                                    args.weights, args.stereo, args.link, tuple(args.range) if args.range else None)
+                                    args.weights, args.stereo, args.link, range_hz)
     else:
         track, rate = read_excerpt(Path(args.track), args.start, args.length)
-        reference, ref_rate = read_excerpt(Path(args.reference[0]), args.reference_start, args.reference_length)
-        if ref_rate != rate:
-            parser.error(f"track ({rate} Hz) and reference ({ref_rate} Hz) must share a sample rate for clips")
-        result = client.match_clips(args.request_id, track, reference, rate)
+        references = []
+        for path in args.reference:
+            reference, ref_rate = read_excerpt(Path(path), args.reference_start, args.reference_length)
+            if ref_rate != rate:
+                parser.error(f"track ({rate} Hz) and reference {path} ({ref_rate} Hz) must share a sample rate "
+                             "for clips")
+            references.append(reference)
+        if args.mode == "multi":
+            result = client.match_clips_multi(args.request_id, track, references, rate, args.weights, args.stereo,
+                                              args.link, range_hz)
+        else:
+            result = client.match_clips(args.request_id, track, references[0], rate)
     result.pop("settings_at", None)
     result["round_trip_s"] = time.perf_counter() - start
     print_result(result)

@@ -8,6 +8,7 @@ MATCH_CLIPS = f"{PREFIX}/match_clips"
 MATCH_REGION = f"{PREFIX}/match_region"
 PUSHED = f"{PREFIX}/pushed"
 MATCH_MULTI = f"{PREFIX}/match_multi"      # stereo mode, link, range, several weighted references
+MATCH_CLIPS_MULTI = f"{PREFIX}/match_clips_multi"  # the same on clips sent over OSC
 CHANNEL_SETTINGS = f"{PREFIX}/channel/settings"
 CHANNEL_NORMALIZED = f"{PREFIX}/channel/normalized"
 CHANNEL_AUTOMATION = f"{PREFIX}/channel/automation"

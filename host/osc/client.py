@@ -24,8 +24,8 @@ from pythonosc.osc_packet import OscPacket
 
 from host.errors import EqbridgeError
 from host.osc.addresses import (AUTOMATION, CHANNEL_AUTOMATION, CHANNEL_NORMALIZED, CHANNEL_SETTINGS, CLIP_BEGIN,
-                                CLIP_CHUNK, CLIP_END, CLIP_MISSING, DONE, ERROR, MATCH, MATCH_CLIPS, MATCH_MULTI,
-                                NORMALIZED, PING, PONG, READY_LINE, SETTINGS)
+                                CLIP_CHUNK, CLIP_END, CLIP_MISSING, DONE, ERROR, MATCH, MATCH_CLIPS, MATCH_CLIPS_MULTI,
+                                MATCH_MULTI, NORMALIZED, PING, PONG, READY_LINE, SETTINGS)
 
 log = logging.getLogger(__name__)
 
@@ -183,12 +183,24 @@ class EqbridgeClient:
                     weights: Sequence[float] | None = None, stereo: str = "link", link_percent: float = 0.0,
                     range_hz: tuple[float, float] | None = None) -> dict:
         """``/eqbridge/match_multi``: a stereo mode, a link percent, a range and several weighted references."""
-        low, high = range_hz or (0.0, 0.0)
-        args: list[object] = [request_id, stereo, float(link_percent), float(low), float(high),
-                              str(Path(track).resolve())]
+        args = _multi_options(request_id, stereo, link_percent, range_hz) + [str(Path(track).resolve())]
         for ref, weight in zip(references, weights or [1.0] * len(references)):
             args += [str(Path(ref).resolve()), float(weight)]
         self.send(MATCH_MULTI, *args)
+        return self.wait_result(request_id)
+
+    def match_clips_multi(self, request_id: int, track: np.ndarray, references: Sequence[np.ndarray],
+                          sample_rate: int, weights: Sequence[float] | None = None, stereo: str = "link",
+                          link_percent: float = 0.0, range_hz: tuple[float, float] | None = None) -> dict:
+        """:meth:`match_multi` on audio sent over OSC (a DAW that cannot share files): the track, then each
+        reference as ``reference1``, ``reference2``, ..., then ``/eqbridge/match_clips_multi`` (no weights: equal).
+        Arrays are (frames,) or (frames, channels), all at ``sample_rate``; mid-side and left-right need two
+        channels. Raises EqbridgeError as :meth:`send_clip_reliably`."""
+        self.send_clip_reliably(request_id, "track", track, sample_rate)
+        for k, reference in enumerate(references, start=1):
+            self.send_clip_reliably(request_id, f"reference{k}", reference, sample_rate)
+        self.send(MATCH_CLIPS_MULTI, *_multi_options(request_id, stereo, link_percent, range_hz),
+                  *[float(w) for w in weights or ()])
         return self.wait_result(request_id)
 
     def match_clips(self, request_id: int, track: np.ndarray, reference: np.ndarray, sample_rate: int) -> dict:
@@ -196,6 +208,13 @@ class EqbridgeClient:
         self.send_clip_reliably(request_id, "reference", reference, sample_rate)
         self.send(MATCH_CLIPS, request_id)
         return self.wait_result(request_id)
+
+
+def _multi_options(request_id: int, stereo: str, link_percent: float,
+                   range_hz: tuple[float, float] | None) -> list[object]:
+    """The arguments match_multi and match_clips_multi begin with: id, stereo, link percent, low and high Hz."""
+    low, high = range_hz or (0.0, 0.0)
+    return [request_id, stereo, float(link_percent), float(low), float(high)]
 
 
 def parse_datagram(data: bytes) -> list[OscMessage]:

@@ -27,11 +27,11 @@ from host.daw.descriptors import PushSettings
 from host.errors import AudioInputError, EqbridgeError, OscRequestError
 from host.matching.automation import AutomationLane, CcMap, automation_lanes, automation_record, write_midi_file
 from host.matching.pipeline import (EXPLORE_MAX_RADIUS, EXPLORE_MAX_VARIANTS, MAX_REFERENCES, MatchOptions,
-                                    channel_segment_values, match_audio, match_channels, read_pair,
+                                    channel_segment_values, check_clips, match_audio, match_channels, read_pair,
                                     segment_values)
 from host.matching.refine import RefineProcess
-from host.osc.addresses import (CLIP_BEGIN, CLIP_CHUNK, CLIP_END, EXPLORE, MATCH, MATCH_CLIPS, MATCH_MULTI,
-                                MATCH_REGION, PING)
+from host.osc.addresses import (CLIP_BEGIN, CLIP_CHUNK, CLIP_END, EXPLORE, MATCH, MATCH_CLIPS, MATCH_CLIPS_MULTI,
+                                MATCH_MULTI, MATCH_REGION, PING)
 from host.osc.protocol import (NO_REQUEST_ID, ClientAddress, Packet, automation_message, channel_normalized_message,
                                channel_settings_message, check_repeated,
                                bundle, check_args, check_bundle, clip_missing_message, done_message, error_message,
@@ -228,8 +228,10 @@ class ClipStore(Protocol):
         """(role, missing sequence numbers); an empty list means the clip is complete."""
         ...
 
-    def take(self, client: ClientAddress, request_id: int) -> tuple[np.ndarray, np.ndarray, int]:
-        """(track, reference, sample_rate) of a request whose two clips are complete; forgets the request."""
+    def take_clips(self, client: ClientAddress, request_id: int,
+                   start: Callable[[AudioClip, list[AudioClip]], None]) -> tuple[AudioClip, list[AudioClip]]:
+        """(track, references in their numbers' order) of a request whose clips are all complete, as
+        (channels, frames) clips; calls ``start`` with them and forgets the request only once it returns."""
         ...
 
 
@@ -340,10 +342,10 @@ def load_clips(track_path: Path, reference_paths: Sequence[Path]) -> tuple[Audio
 @answering("match")
 def run_match_multi(ctx: HandlerContext, client: ClientAddress, request_id: int,
                     load: Callable[[], tuple[AudioClip, list[AudioClip]]], options: MatchOptions) -> None:
-    """Worker-side body of /eqbridge/match_multi: the pipeline in the asked stereo mode with every reference; the
-    settings of each channel (``/channel/settings`` and ``/channel/normalized``, or the plain ``/settings`` and
-    ``/normalized`` in link mode), then automation lanes per channel, the MIDI file (one MIDI channel per
-    stereo channel), then done."""
+    """Worker-side body of /eqbridge/match_multi and /eqbridge/match_clips_multi: the pipeline in the asked stereo
+    mode with every reference; the settings of each channel (``/channel/settings`` and ``/channel/normalized``, or
+    the plain ``/settings`` and ``/normalized`` in link mode), then automation lanes per channel, the MIDI file
+    (one MIDI channel per stereo channel), then done."""
     track, references = load()
     matched = match_channels(track, references, options)  # checks the clips before any reply
     config = ctx.config
@@ -393,13 +395,8 @@ def handle_match_multi(ctx: HandlerContext, client: ClientAddress, address: str,
     weight)+``: link_percent is ignored with stereo ``link``; low_hz = high_hz = 0 means the whole spectrum."""
     request_id, stereo, link, low, high, track_raw, *pairs = check_repeated(address, args, "isfffs", "sf",
                                                                              MAX_REFERENCES)
-    references, weights = pairs[0::2], tuple(pairs[1::2])
-    whole = low == 0.0 and high == 0.0
-    try:
-        options = ctx.config.options(stereo=stereo, link_percent=None if stereo == "link" else link,
-                                     range_hz=None if whole else (low, high), weights=weights)
-    except EqbridgeError as exc:
-        raise OscRequestError(request_id, str(exc)) from exc
+    references = pairs[0::2]
+    options = multi_options(ctx, request_id, stereo, link, low, high, tuple(pairs[1::2]))
     dirs = ctx.config.allowed_dirs
     track_path = resolve_allowed_path(request_id, track_raw, dirs, "track")
     reference_paths = [resolve_allowed_path(request_id, r, dirs, f"reference {k + 1}")
@@ -407,6 +404,41 @@ def handle_match_multi(ctx: HandlerContext, client: ClientAddress, address: str,
     ctx.submit(client, request_id, functools.partial(run_match_multi, ctx, client, request_id,
                                                      functools.partial(load_clips, track_path, reference_paths),
                                                      options))
+
+
+def multi_options(ctx: HandlerContext, request_id: int, stereo: str, link: float, low: float, high: float,
+                  weights: tuple[float, ...]) -> MatchOptions:
+    """The options of a /eqbridge/match_multi or /eqbridge/match_clips_multi: link_percent is ignored with stereo
+    ``link``, low_hz = high_hz = 0 is the whole spectrum, no weights are equal weights (OscRequestError)."""
+    whole = low == 0.0 and high == 0.0
+    try:
+        return ctx.config.options(stereo=stereo, link_percent=None if stereo == "link" else link,
+                                  range_hz=None if whole else (low, high), weights=weights or None)
+    except EqbridgeError as exc:
+        raise OscRequestError(request_id, str(exc)) from exc
+
+
+@reporting
+def handle_match_clips_multi(ctx: HandlerContext, client: ClientAddress, address: str, *args: Any) -> None:
+    """``/eqbridge/match_clips_multi ,isfff(f)* request_id stereo link_percent low_hz high_hz weight*``:
+    /eqbridge/match_multi on the clips sent for the request (track, reference1..N), with one weight per reference
+    clip or none (equal). The weight count and the clips' channels are checked before the clips are taken, so a
+    refused request keeps them: ask again with other options."""
+    request_id, stereo, link, low, high, *weights = check_repeated(address, args, "isfff", "f", MAX_REFERENCES,
+                                                                   min_repeats=0)
+    options = multi_options(ctx, request_id, stereo, link, low, high, tuple(weights))
+
+    def start(track: AudioClip, references: list[AudioClip]) -> None:
+        n, m = len(weights), len(references)
+        if n and n != m:
+            raise OscRequestError(request_id, f"{address} gives {n} weight{'s' if n != 1 else ''} for the {m} "
+                                              f"reference clip{'s' if m != 1 else ''} sent for request {request_id}: "
+                                              "give one weight per reference clip, or none for equal weights")
+        check_clips(track, references, options)  # match_channels checks again; here the clips are still kept
+        ctx.submit(client, request_id, functools.partial(run_match_multi, ctx, client, request_id,
+                                                         lambda: (track, references), options))
+
+    ctx.clips.take_clips(client, request_id, start)
 
 
 @reporting
@@ -476,10 +508,22 @@ def handle_clip_end(ctx: HandlerContext, client: ClientAddress, address: str, *a
 
 @reporting
 def handle_match_clips(ctx: HandlerContext, client: ClientAddress, address: str, *args: Any) -> None:
+    """``/eqbridge/match_clips ,i request_id``: match the track and the one reference clip sent for the request."""
     (request_id,) = check_args(address, args, "i")
-    track, reference, sample_rate = ctx.clips.take(client, request_id)
-    ctx.submit(client, request_id, functools.partial(run_match, ctx, client, request_id,
-                                             lambda: (track, reference, sample_rate)))
+
+    def start(track: AudioClip, references: list[AudioClip]) -> None:
+        if len(references) > 1:
+            raise OscRequestError(request_id, f"request {request_id} holds {len(references)} reference clips; "
+                                              f"{MATCH_CLIPS} matches one: send {MATCH_CLIPS_MULTI} to combine them")
+        loaded = (_samples(track), _samples(references[0]), track.sample_rate)
+        ctx.submit(client, request_id, functools.partial(run_match, ctx, client, request_id, lambda: loaded))
+
+    ctx.clips.take_clips(client, request_id, start)
+
+
+def _samples(clip: AudioClip) -> np.ndarray:
+    """A sent clip as run_match takes it: (frames,) mono or (frames, channels) float32."""
+    return clip.data[0] if clip.channels == 1 else np.ascontiguousarray(clip.data.T)
 
 
 @answering("explore")
@@ -525,6 +569,7 @@ HANDLERS: dict[str, Callable[..., None]] = {
     CLIP_CHUNK: handle_clip_chunk,
     CLIP_END: handle_clip_end,
     MATCH_CLIPS: handle_match_clips,
+    MATCH_CLIPS_MULTI: handle_match_clips_multi,
     MATCH_REGION: handle_match_region,
     MATCH_MULTI: handle_match_multi,
     EXPLORE: handle_explore,

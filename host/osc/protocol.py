@@ -18,10 +18,16 @@ from pythonosc.osc_message_builder import OscMessageBuilder
 
 from host.errors import OscRequestError
 from host.matching.automation import AutomationLane
+from host.matching.pipeline import MAX_REFERENCES
 from host.osc.addresses import (AUTOMATION, CHANNEL_AUTOMATION, CHANNEL_NORMALIZED, CHANNEL_SETTINGS, CLIP_MISSING, DONE,
                                 ERROR, NORMALIZED, PONG, PUSHED, SETTINGS, VARIANT)
 
-CLIP_ROLES = ("track", "reference")
+# A request's clips: one track and 1..MAX_REFERENCES references, numbered; "reference" is "reference1" (what
+# /eqbridge/match_clips has always taken). A numbered role makes each clip its own slot: sending one again
+# replaces it, and /clip/missing names it.
+TRACK_ROLE = "track"
+REFERENCE_ROLE = "reference"
+CLIP_ROLES = (TRACK_ROLE, REFERENCE_ROLE, *(f"{REFERENCE_ROLE}{k}" for k in range(1, MAX_REFERENCES + 1)))
 NO_REQUEST_ID = -1
 MAX_ERROR_CHARS = 900          # an error message is cut to this length so the reply stays one small datagram
 MAX_REPLY_BUNDLE_BYTES = 8192  # automation messages are packed into bundles of at most this size
@@ -81,8 +87,15 @@ def check_args(address: str, args: Sequence[Any], required: str, optional: str =
     return tuple(float(a) if want == "f" else a for a, want in zip(args, required + optional))
 
 
-def check_repeated(address: str, args: Sequence[Any], required: str, repeated: str, max_repeats: int) -> tuple[Any, ...]:
-    """Check ``required`` tags, then 1..``max_repeats`` groups of ``repeated`` tags (an ``f`` also takes an int).
+def clip_slot(role: str) -> str:
+    """The slot a clip role fills: ``reference`` and ``reference1`` are one slot (``reference1``)."""
+    return f"{REFERENCE_ROLE}1" if role == REFERENCE_ROLE else role
+
+
+def check_repeated(address: str, args: Sequence[Any], required: str, repeated: str, max_repeats: int,
+                   min_repeats: int = 1) -> tuple[Any, ...]:
+    """Check ``required`` tags, then ``min_repeats``..``max_repeats`` groups of ``repeated`` tags (an ``f`` also
+    takes an int).
 
     Raises:
         OscRequestError: wrong count or type; the message names the address and the expected tags.
@@ -90,10 +103,11 @@ def check_repeated(address: str, args: Sequence[Any], required: str, repeated: s
     head = check_args(address, args[:len(required)], required)
     rest = list(args[len(required):])
     groups = len(rest) // len(repeated)
-    if not (1 <= groups <= max_repeats and len(rest) == groups * len(repeated)):
+    if not (min_repeats <= groups <= max_repeats and len(rest) == groups * len(repeated)):
         got = "".join(_type_tag(a) for a in args)
-        raise OscRequestError(request_id_of(args), f"{address} takes ,{required}({repeated})+ with 1..{max_repeats} "
-                                                   f"groups of ({repeated}); got ,{got}")
+        many = "+" if min_repeats >= 1 else "*"
+        raise OscRequestError(request_id_of(args), f"{address} takes ,{required}({repeated}){many} with "
+                                                   f"{min_repeats}..{max_repeats} groups of ({repeated}); got ,{got}")
     tail: list[Any] = []
     for g in range(groups):
         tail += _checked_group(address, args, rest[g * len(repeated):(g + 1) * len(repeated)], repeated)

@@ -24,12 +24,15 @@ from typing import Callable
 import numpy as np
 from pythonosc.dispatcher import Dispatcher
 
+from host.audio import AudioClip
 from host.matching.automation import LiveMidiOutput, load_cc_map
+from host.matching.pipeline import MAX_REFERENCES
 from host.errors import EqbridgeError, OptionError, OscRequestError, PluginNotFoundError, ProfileError
 from host.osc.addresses import READY_LINE
 from host.osc.handlers import (HandlerContext, ServeConfig, build_dispatcher, dispatch_datagram, match_settings,
                                predict_automation, shutdown_refiner, warm_up_refiner)
-from host.osc.protocol import CLIP_ROLES, NO_REQUEST_ID, ClientAddress, Packet, error_message
+from host.osc.protocol import (CLIP_ROLES, NO_REQUEST_ID, REFERENCE_ROLE, TRACK_ROLE, ClientAddress, Packet,
+                               clip_slot, error_message)
 from host.paths import check_output_folder
 from model.curve.restraint import DEFAULT_RESTRAINT
 from model.profiles import PluginProfile, load_profile
@@ -71,7 +74,7 @@ class _Clip:
     frames: int
     chunks: dict[int, bytes] = field(default_factory=dict)
     received_bytes: int = 0
-    complete: np.ndarray | None = None  # (frames, channels) float32 once /clip/end found every chunk
+    complete: np.ndarray | None = None  # (channels, frames) float32 once /clip/end found every chunk
 
     @property
     def expected_bytes(self) -> int:
@@ -90,9 +93,10 @@ class _ClipRequest:
 class ClipAssembler:
     """Clip reassembly for ``/eqbridge/clip/*``, keyed by (client host, request id); thread-safe.
 
-    Chunks of a clip are numbered from 0; a request sends its two clips one after the other (begin,
-    chunks, end). Duplicated, out-of-range or oversized chunks reject the request; missing chunks are
-    reported at ``end`` and may be sent again. Nothing is ever zero-filled.
+    Chunks of a clip are numbered from 0; a request sends its clips (a track and 1..16 references) one
+    after the other (begin, chunks, end). Duplicated, out-of-range or oversized chunks reject the request;
+    missing chunks are reported at ``end`` and may be sent again. Nothing is ever zero-filled. Every clip of
+    every open request counts toward ``max_bytes``; a request counts once toward ``max_requests``.
     """
 
     def __init__(self, limits: ClipLimits = ClipLimits(), clock: Callable[[], float] = time.monotonic) -> None:
@@ -143,7 +147,8 @@ class ClipAssembler:
     def begin(self, client: ClientAddress, request_id: int, role: str, sample_rate: int, channels: int,
               frames: int) -> None:
         if role not in CLIP_ROLES:
-            raise OscRequestError(request_id, f"clip role {role!r} is not one of {CLIP_ROLES}")
+            raise OscRequestError(request_id, f"clip role {role!r} is not {TRACK_ROLE}, {REFERENCE_ROLE} or "
+                                              f"{REFERENCE_ROLE}1..{REFERENCE_ROLE}{MAX_REFERENCES}")
         if not MIN_SAMPLE_RATE <= sample_rate <= MAX_SAMPLE_RATE:
             raise OscRequestError(request_id, f"sample_rate {sample_rate} Hz is outside "
                                               f"{MIN_SAMPLE_RATE}..{MAX_SAMPLE_RATE} Hz")
@@ -170,13 +175,14 @@ class ClipAssembler:
                                                       f"{self.limits.max_requests_per_client}, half of "
                                                       f"--max-requests); finish or let one expire, then retry")
                 request = _ClipRequest(owner=tuple(client), touched_s=self._clock())
-            replaced = request.clips.get(role) if request.failed is None else None
+            slot = clip_slot(role)
+            replaced = request.clips.get(slot) if request.failed is None else None
             held = self._held_bytes() - (replaced.expected_bytes if replaced and key in self._requests else 0)
             if held + clip.expected_bytes > self.limits.max_bytes:
                 raise OscRequestError(request_id, f"server busy: clip of {clip.expected_bytes} bytes would exceed "
                                                   f"the {self.limits.max_bytes}-byte clip memory limit")
-            request.clips[role] = clip
-            request.current = role
+            request.clips[slot] = clip
+            request.current = slot
             request.touched_s = self._clock()
             self._requests[key] = request
 
@@ -219,28 +225,57 @@ class ClipAssembler:
                                                       f"{clip.expected_bytes} declared ({clip.frames} frames x "
                                                       f"{clip.channels} channels x 4)")
             data = b"".join(clip.chunks[s] for s in range(n_chunks))
-            clip.complete = np.frombuffer(data, dtype="<f4").reshape(clip.frames, clip.channels).copy()
+            # Interleaved on the wire; kept as (channels, frames), the pipeline's AudioClip layout (no copy later).
+            clip.complete = np.frombuffer(data, dtype="<f4").reshape(clip.frames, clip.channels).T.copy()
             clip.chunks.clear()
             return clip.role, []
 
-    def take(self, client: ClientAddress, request_id: int) -> tuple[np.ndarray, np.ndarray, int]:
+    def take_clips(self, client: ClientAddress, request_id: int,
+                   start: Callable[[AudioClip, list[AudioClip]], None]) -> tuple[AudioClip, list[AudioClip]]:
+        """The track and the references (reference1, reference2, ...) of a request whose clips are all complete,
+        as clips of (channels, frames); ``start`` (which checks the request's options against them and queues
+        the match) runs first, and the request is forgotten only once it returns: a refused match (options
+        that do not fit the clips, a busy server) keeps the clips for another try.
+
+        Raises:
+            OscRequestError: no such request, a clip not complete, a track or reference 1 missing or a gap
+                in the references' numbers, clips at different sample rates (this rejects the request), and
+                whatever ``start`` raises.
+        """
         with self._lock:
             request = self._get(client, request_id)
-            incomplete = [r for r in CLIP_ROLES if r not in request.clips or request.clips[r].complete is None]
-            if incomplete:
-                raise OscRequestError(request_id, f"request {request_id}: clip(s) {incomplete} not complete; "
-                                                  "send begin, every chunk and end for both clips first")
-            track, reference = request.clips["track"], request.clips["reference"]
-            if track.sample_rate != reference.sample_rate:
-                raise self._fail(request, request_id, f"track ({track.sample_rate} Hz) and reference "
-                                                      f"({reference.sample_rate} Hz) must share one sample rate")
+            track, references = self._complete_clips(request, request_id)
+            start(track, references)
             del self._requests[(client[0], request_id)]
-        return _squeeze(track.complete), _squeeze(reference.complete), track.sample_rate
+        return track, references
+
+    def _complete_clips(self, request: _ClipRequest, request_id: int) -> tuple[AudioClip, list[AudioClip]]:
+        numbered = sorted(int(slot[len(REFERENCE_ROLE):]) for slot in request.clips if slot != TRACK_ROLE)
+        incomplete = [c.role for c in request.clips.values() if c.complete is None]
+        incomplete += [role for role, absent in ((TRACK_ROLE, TRACK_ROLE not in request.clips),
+                                                 (REFERENCE_ROLE, not numbered)) if absent]
+        if incomplete:
+            raise OscRequestError(request_id, f"request {request_id}: clip(s) {incomplete} not complete; "
+                                              "send begin, every chunk and end for the track and each reference "
+                                              "first")
+        gaps = [f"{REFERENCE_ROLE}{k}" for k in range(1, numbered[-1] + 1) if k not in numbered]
+        if gaps:
+            raise OscRequestError(request_id, f"request {request_id}: clip(s) {gaps} missing: number the "
+                                              f"references {REFERENCE_ROLE}1..N without gaps")
+        clips = [request.clips[TRACK_ROLE]] + [request.clips[f"{REFERENCE_ROLE}{k}"] for k in numbered]
+        rate = clips[0].sample_rate
+        for clip in clips[1:]:
+            if clip.sample_rate != rate:
+                raise self._fail(request, request_id, f"track ({rate} Hz) and {clip.role} ({clip.sample_rate} Hz) "
+                                                      "must share one sample rate")
+        track, *references = [_audio_clip(c) for c in clips]
+        return track, references
 
 
-def _squeeze(audio: np.ndarray | None) -> np.ndarray:
-    assert audio is not None
-    return audio[:, 0] if audio.shape[1] == 1 else audio
+def _audio_clip(clip: _Clip) -> AudioClip:
+    """A complete sent clip as the pipeline's AudioClip: float32 (channels, frames), no file behind it."""
+    assert clip.complete is not None
+    return AudioClip(clip.complete, clip.sample_rate, "FLOAT", "RAW")
 
 
 class MatchWorkers:

@@ -21,6 +21,7 @@ from host.osc.addresses import AUTOMATION, CLIP_MISSING, DONE, NORMALIZED, PONG,
 from host.osc.handlers import build_dispatcher
 from host.osc.protocol import automation_message, check_args, pack_bundles
 from host.osc.server import ClipLimits
+from model.profiles import CURVE_CHECKPOINT
 from tests.host.osc_harness import CLIENT, Harness
 
 
@@ -115,10 +116,11 @@ def test_clip_transfer_reassembles_exactly(allowed: Path) -> None:
     _send_clip(h, 3, "track", track)
     _send_clip(h, 3, "reference", ref)
     assert h.errors() == []
-    got_track, got_ref, rate = h.clips.take(CLIENT, 3)
-    assert rate == 44100 and np.array_equal(got_track, track) and np.array_equal(got_ref, ref)
+    got_track, (got_ref,) = h.clips.take_clips(CLIENT, 3, lambda t, r: None)
+    assert got_track.sample_rate == got_ref.sample_rate == 44100
+    assert np.array_equal(got_track.data, track[None]) and np.array_equal(got_ref.data, ref[None])
     with pytest.raises(OscRequestError, match="no clip transfer open"):
-        h.clips.take(CLIENT, 3)
+        h.clips.take_clips(CLIENT, 3, lambda t, r: None)
 
 
 def test_missing_chunk_is_reported_and_can_be_resent(allowed: Path) -> None:
@@ -178,6 +180,34 @@ def test_one_client_holds_at_most_half_the_clip_slots(allowed: Path) -> None:
     h.send("/eqbridge/clip/begin", 1, "reference", 44100, 1, 4410)  # its own open request: not a new slot
     h.send("/eqbridge/clip/begin", 4, "track", 44100, 1, 4410, client=("127.0.0.1", 50001))
     assert len(h.errors()) == 1 and h.clips.open_requests() == 3
+
+
+@pytest.mark.skipif(not CURVE_CHECKPOINT.is_file(), reason=f"no curve model at {CURVE_CHECKPOINT}")
+def test_several_reference_clips_are_numbered_counted_and_kept_until_a_match_is_queued(allowed: Path) -> None:
+    clip_bytes = 5000 * 4
+    h = Harness(allowed, ClipLimits(max_bytes=4 * clip_bytes))
+    audio = np.ones(5000, np.float32)
+    for role in ("track", "reference1", "reference3"):
+        _send_clip(h, 7, role, audio)
+    h.send("/eqbridge/match_clips_multi", 7, "link", 0.0, 0.0, 0.0)
+    assert "['reference2'] missing" in h.errors()[-1][1]
+    _send_clip(h, 7, "reference2", audio)
+    assert h.clips.held_bytes() == 4 * clip_bytes  # every reference counts toward the memory bound
+    h.send("/eqbridge/clip/begin", 7, "reference4", 44100, 1, 5000)
+    assert "memory limit" in h.errors()[-1][1]
+    refusals = [("/eqbridge/match_clips", 7), ("/eqbridge/match_clips_multi", 7, "link", 0.0, 0.0, 0.0, 1.0, 2.0),
+                ("/eqbridge/match_clips_multi", 7, "mid-side", 0.0, 0.0, 0.0)]
+    for message in refusals:
+        h.send(*message)
+    assert [e[1] for e in h.errors()[-3:]] == [
+        "request 7 holds 3 reference clips; /eqbridge/match_clips matches one: send /eqbridge/match_clips_multi "
+        "to combine them",
+        "/eqbridge/match_clips_multi gives 2 weights for the 3 reference clips sent for request 7: give one weight "
+        "per reference clip, or none for equal weights",
+        "--stereo mid-side needs two-channel audio; the reference 1 has 1 channel: use --stereo link"]
+    assert not h.jobs and h.clips.held_bytes() == 4 * clip_bytes  # refused: the clips are kept
+    h.send("/eqbridge/match_clips_multi", 7, "link", 0.0, 0.0, 0.0, 1.0, 2.0, 1.0)
+    assert [rid for rid, _ in h.jobs] == [7] and h.clips.open_requests() == 0 and len(h.errors()) == 5
 
 
 def test_malformed_bundles_are_answered_with_request_id_minus_one(allowed: Path) -> None:

@@ -270,12 +270,13 @@ def test_two_clients_get_their_own_replies(sender_port_server: int, bounce_dir: 
                                        [expected[n] for n in PROFILE.parameter_names], rtol=1e-6)
 
 
-@pytest.mark.parametrize("mode", ["files", "clips"])
+@pytest.mark.parametrize("mode", ["files", "clips", "multi --send-clips"])
 def test_example_client_gets_the_settings(sender_port_server: int, bounce_dir: Path, tmp_path: Path,
                                           mode: str) -> None:
     out, lines = tmp_path / "result.json", tmp_path / "result.txt"
-    proc = subprocess.run([sys.executable, str(ROOT / "examples" / "osc_client.py"), mode,
-                           str(bounce_dir / "track.flac"), str(bounce_dir / "reference.flac"),
+    command, *options = mode.split()
+    proc = subprocess.run([sys.executable, str(ROOT / "examples" / "osc_client.py"), command,
+                           str(bounce_dir / "track.flac"), str(bounce_dir / "reference.flac"), *options,
                            "--port", str(sender_port_server), "--request-id", "300", "--json", str(out),
                            "--lines", str(lines)], capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0, proc.stderr

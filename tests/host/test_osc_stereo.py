@@ -1,5 +1,6 @@
 """/eqbridge/match_multi over real UDP on 127.0.0.1: stereo modes, several weighted references, a range; replies
-naming the channel; MIDI CC lanes per channel (one MIDI channel each)."""
+naming the channel; MIDI CC lanes per channel (one MIDI channel each). /eqbridge/match_clips_multi: the same on clips
+sent over OSC."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from host.osc.addresses import MATCH_MULTI
+from host.osc.addresses import ERROR, MATCH_CLIPS, MATCH_CLIPS_MULTI, MATCH_MULTI
 from host.osc.client import EqbridgeClient, start_server, stop_server
 from model.profiles import CURVE_CHECKPOINT, load_profile
 from tests.audio import synth_recording
@@ -29,6 +30,9 @@ def bounces(tmp_path_factory) -> Path:
         stereo = np.stack([synth_recording(5.0, SR, seed), synth_recording(5.0, SR, seed + 1)], axis=1)
         sf.write(d / name, stereo, SR, subtype="FLOAT")
     sf.write(d / "mono.wav", synth_recording(5.0, SR, 9), SR, subtype="FLOAT")
+    for name, seed in (("short_track.wav", 21), ("short_ref1.wav", 23), ("short_ref2.wav", 25)):  # sent as clips
+        stereo = np.stack([synth_recording(3.0, SR, seed), synth_recording(3.0, SR, seed + 1)], axis=1)
+        sf.write(d / name, stereo, SR, subtype="FLOAT")
     return d
 
 
@@ -84,3 +88,66 @@ def test_bad_requests_are_answered_with_one_error(server, bounces: Path, args, m
     client.send(MATCH_MULTI, 13, *[a.format(d=bounces) if isinstance(a, str) else float(a) for a in args])
     result = client.wait_result(13)
     assert message in result.get("error", ""), result
+
+
+def _clip(bounces: Path, name: str) -> np.ndarray:
+    audio, rate = sf.read(bounces / name, dtype="float32")
+    assert rate == SR
+    return audio
+
+
+def _replies(result: dict) -> dict:
+    """A match's replies as float32 numbers (what travelled), without the arrival time."""
+    def as_f32(value):
+        if isinstance(value, dict):
+            return {k: as_f32(v) for k, v in value.items()}
+        if isinstance(value, (list, tuple)):
+            return [as_f32(v) for v in value]
+        return np.float32(value) if isinstance(value, float) else value
+    return as_f32({k: v for k, v in result.items() if k not in ("settings_at", "request_id")})
+
+
+def test_sent_clips_in_mid_side_answer_as_match_multi_on_the_files(server, bounces: Path) -> None:
+    client, _ = server
+    names = ("short_track.wav", "short_ref1.wav", "short_ref2.wav")
+    options = dict(weights=[2.0, 1.0], stereo="mid-side", link_percent=20.0, range_hz=(60.0, 15000.0))
+    sent = client.match_clips_multi(21, _clip(bounces, names[0]), [_clip(bounces, n) for n in names[1:]], SR,
+                                    **options)
+    files = client.match_multi(22, bounces / names[0], [bounces / n for n in names[1:]], **options)
+    assert "error" not in sent, sent.get("error")
+    assert set(sent["channels"]) == {"mid", "side"} and list(sent["channels"]["mid"]["settings"]) == list(
+        PROFILE.parameter_names)
+    assert _replies(sent) == _replies(files)  # settings, normalized values and automation of both channels
+
+
+def test_one_sent_reference_in_link_mode_answers_as_match_clips(server, bounces: Path) -> None:
+    client, _ = server
+    track, reference = _clip(bounces, "short_track.wav"), _clip(bounces, "short_ref1.wav")
+    plain = client.match_clips(23, track, reference, SR)
+    multi = client.match_clips_multi(24, track, [reference], SR)
+    assert "error" not in multi, multi.get("error")
+    assert list(multi["settings"]) == list(PROFILE.parameter_names) and multi["channels"] == {}
+    assert _replies(multi) == _replies(plain)
+
+
+def test_weight_count_and_mono_clip_are_refused_and_the_server_goes_on(server, bounces: Path) -> None:
+    client, _ = server
+    stereo = _clip(bounces, "short_track.wav")
+    client.send_clip_reliably(25, "track", stereo, SR)
+    for k, name in enumerate(("short_ref1.wav", "short_ref2.wav"), start=1):
+        client.send_clip_reliably(25, f"reference{k}", _clip(bounces, name), SR)
+    client.send(MATCH_CLIPS_MULTI, 25, "mid-side", 0.0, 0.0, 0.0, 1.0, 1.0, 1.0)
+    assert client.wait_result(25)["error"] == (f"{MATCH_CLIPS_MULTI} gives 3 weights for the 2 reference clips sent "
+                                               "for request 25: give one weight per reference clip, or none for "
+                                               "equal weights")
+    client.send(MATCH_CLIPS, 25)  # plain match_clips takes one reference
+    assert "holds 2 reference clips" in client.wait_result(25)["error"]
+
+    client.send_clip_reliably(26, "track", stereo[:, 0], SR)  # one channel
+    client.send_clip_reliably(26, "reference", stereo, SR)
+    client.send(MATCH_CLIPS_MULTI, 26, "mid-side", 0.0, 0.0, 0.0)
+    replies = client.until(lambda m: m.address == ERROR and m.params[0] == 26)
+    assert len(replies) == 1, replies  # the error is the only reply
+    assert replies[0].params[1] == ("--stereo mid-side needs two-channel audio; the track has 1 channel: use "
+                                    "--stereo link")
+    assert client.ping() > 0.0

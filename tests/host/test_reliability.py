@@ -29,7 +29,7 @@ from pythonosc.osc_message_builder import build_msg
 
 from host.cli import USER_ERROR_EXIT, main
 from host.osc.addresses import (CLIP_BEGIN, CLIP_CHUNK, CLIP_END, DONE, ERROR, EXPLORE, MATCH, MATCH_CLIPS,
-                                MATCH_MULTI, PING, PONG)
+                                MATCH_CLIPS_MULTI, MATCH_MULTI, PING, PONG)
 from host.osc.client import EqbridgeClient, start_server, stop_server
 from host.paths import outputs_together
 from tests.audio import synth_recording
@@ -233,8 +233,8 @@ TEXT = st.text(st.characters(codec="utf-8", exclude_characters="\x00"), max_size
 # No subnormals: a plugin loaded earlier in the test process may set flush-to-zero, and hypothesis refuses then.
 ARG = st.one_of(INT32, st.integers(2 ** 31, 2 ** 62), st.floats(width=32, allow_subnormal=False), TEXT,
                 st.binary(min_size=1, max_size=64), st.booleans(), st.none())  # python-osc builds no empty blob
-ADDRESSES = st.one_of(st.sampled_from([PING, MATCH, CLIP_BEGIN, CLIP_CHUNK, CLIP_END, MATCH_CLIPS, MATCH_MULTI, EXPLORE,
-                                       "/eqbridge/*", "/eqbridge/nope", "/"]),
+ADDRESSES = st.one_of(st.sampled_from([PING, MATCH, CLIP_BEGIN, CLIP_CHUNK, CLIP_END, MATCH_CLIPS, MATCH_CLIPS_MULTI,
+                                       MATCH_MULTI, EXPLORE, "/eqbridge/*", "/eqbridge/nope", "/"]),
                       TEXT.map(lambda s: "/" + s))
 SILENT_ON_SUCCESS = {CLIP_BEGIN, CLIP_CHUNK}  # a well-formed begin or chunk is not answered: nothing to say
 
