@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from host.commands import add_curve_options
+from host.commands import add_curve_options, add_model_options
 from host.matching.apply import MODES, ApplyConfig, apply_stems
 from host.matching.pipeline import AMOUNT_RANGE_PERCENT
 
@@ -60,13 +60,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="refine each prediction this long through the plugin (CMA-ES); 0 = one-shot")
     p.add_argument("--no-clip", action="store_true",
                    help="lower a stem's output gain so its peak stays below 0 dBFS (reported per stem)")
-    p.add_argument("--checkpoint", help="model checkpoint (default: the shipped one for the plugin)")
-    p.add_argument("--model", default="auto", choices=("auto", "curve", "classifier"),
-                   help="curve: the one model for every EQ (presets/checkpoints/curve.pt); classifier: the paper's "
-                        "per-plugin 21-bin model; auto (default): curve for an EQ when installed")
-    p.add_argument("--restraint", type=float, default=0.5, metavar="K",
-                   help="curve model: how far bands it is unsure of shrink toward flat, 0..4 (0 = its median as is; default 0.5)")
     p.add_argument("--overwrite", action="store_true",
                    help="replace files in OUTDIR that apply did not write (by default such a file is an error)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    add_model_options(p)
     p.set_defaults(func=_run)

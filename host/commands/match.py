@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from host.commands import add_curve_options
+from host.commands import add_curve_options, add_model_options
 from host.matching.match import match
 
 
@@ -46,10 +46,5 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="refine the prediction through the plugin for this long (CMA-ES); 0 = one-shot")
     p.add_argument("--no-clip", action="store_true",
                    help="lower the output gain so the peak stays at -0.1 dBFS (a fixed-point file would clip)")
-    p.add_argument("--checkpoint", help="model checkpoint (default: the shipped one for the plugin)")
-    p.add_argument("--model", default="auto", choices=("auto", "curve", "classifier"),
-                   help="curve: the one model for every EQ (presets/checkpoints/curve.pt); classifier: the paper's "
-                        "per-plugin 21-bin model; auto (default): curve for an EQ when installed")
-    p.add_argument("--restraint", type=float, default=0.5, metavar="K",
-                   help="curve model: how far bands it is unsure of shrink toward flat, 0..4 (0 = its median as is; default 0.5)")
+    add_model_options(p)
     p.set_defaults(func=_run)

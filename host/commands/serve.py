@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from host.commands import add_model_options
+
 
 def _port(text: str) -> int:
     value = int(text)
@@ -55,12 +57,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="folder the DAW bounces audio into; /eqbridge/match only reads files inside one "
                              "(repeatable)")
     parser.add_argument("--plugin", default="faust-peq", help="plugin profile (default faust-peq)")
-    parser.add_argument("--checkpoint", help="model file (default presets/checkpoints/<plugin>.pt)")
-    parser.add_argument("--model", default="auto", choices=("auto", "curve", "classifier"),
-                        help="curve: the one model for every EQ (presets/checkpoints/curve.pt); classifier: the paper's "
-                             "per-plugin 21-bin model; auto (default): curve for an EQ when installed")
-    parser.add_argument("--restraint", type=float, default=0.5, metavar="K",
-                        help="curve model: how far bands it is unsure of shrink toward flat, 0..4 (0 = its median as is; default 0.5)")
+    add_model_options(parser)
     parser.add_argument("--midi-dir", help="also write each match's automation as DIR/eqbridge-<id>.mid (CC lanes)")
     parser.add_argument("--automation-dir", metavar="DIR",
                         help="also write each match's automation as DIR/eqbridge-<id>.automation.json (the JSON "
