@@ -246,7 +246,7 @@ def _check_render(render: RenderConfig) -> dict:
 def _collect_rendered(results: list[_FileResult], n_stats: int, n_bands: int, renders: int, plugin: str):
     """One (N, R, ...) array set from the files' results, dropping each file's copy as it goes (one copy of the
     rendered statistics in memory, not two)."""
-    from model.curve.data import RenderedStats
+    from model import RenderedStats  # torch loads only for this command
 
     n = sum(len(r.stats) for r in results)
     out = RenderedStats(plugin, np.empty((n, renders, n_stats, n_bands), dtype=np.float32),
