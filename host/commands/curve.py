@@ -16,14 +16,12 @@ def _sources(text: str) -> tuple[str, ...]:
 
 
 def _run_data(args: argparse.Namespace) -> int:
-    from host.data.curve_data import MAX_RENDERS, CurveDataConfig, RenderConfig, build_curve_data
+    from host.data.curve_data import CurveDataConfig, RenderConfig, build_curve_data
 
     if args.renders is not None and args.rendered is None:
         raise OptionError("--renders needs --rendered PLUGIN")
     renders = 2 if args.renders is None else args.renders
-    if not 1 <= renders <= MAX_RENDERS:
-        raise OptionError(f"--renders must lie in [1, {MAX_RENDERS}], got {renders}")
-    render = RenderConfig(args.rendered, renders) if args.rendered is not None else None
+    render = RenderConfig(args.rendered, renders) if args.rendered is not None else None  # it checks renders
     out = Path(args.out)
     if out.exists() and not out.is_dir():
         raise OptionError(f"--out {out} exists and is not a folder")

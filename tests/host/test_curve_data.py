@@ -111,6 +111,7 @@ def test_render_options_are_checked_before_any_work(capsys, corpus: Path, tmp_pa
     out = tmp_path / "out"
     for extra, message in ((["--renders", "3"], "--renders needs --rendered"),
                            (["--rendered", PLUGIN, "--renders", "9"], "--renders must lie in [1, 8]"),
+                           (["--rendered", PLUGIN, "--renders", "0"], "--renders must lie in [1, 8], got 0"),
                            (["--rendered", "zamcomp"], "a dynamics profile"),
                            (["--rendered", "no-such-eq"], "no-such-eq")):
         code = main(["curve-data", "--corpus", str(corpus), "--out", str(out), "--holdout", "", *extra])
