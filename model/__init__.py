@@ -17,7 +17,7 @@ if TYPE_CHECKING:
     from model.evaluate import evaluate as evaluate_checkpoint
     from model.evaluate import predict_split
     from model.inference import Prediction, SegmentPredictions, predict, predict_segments
-    from model.curve.data import FileSegments, load_curve_data, write_curve_data
+    from model.curve.data import FileSegments, RenderedStats, load_curve_data, write_curve_data
     from model.curve.features import ClipStats
     from model.curve.inference import CurvePrediction, predict_curve, predict_curve_segments, reusing_clips
     from model.curve.checkpoint import write_ensemble as write_curve_ensemble
@@ -40,6 +40,7 @@ _EXPORTS = {"Prediction": ("inference", "Prediction"), "SegmentPredictions": ("i
             "train_curve": ("curve.train", "train_curve"),
             "write_curve_ensemble": ("curve.checkpoint", "write_ensemble"), "CurveTrainConfig": ("curve.train", "CurveTrainConfig"),
             "ClipStats": ("curve.features", "ClipStats"), "FileSegments": ("curve.data", "FileSegments"),
+            "RenderedStats": ("curve.data", "RenderedStats"),
             "write_curve_data": ("curve.data", "write_curve_data"), "load_curve_data": ("curve.data", "load_curve_data")}
 PUBLIC_MODULES = ("model", "model.profiles", "model.errors", "model.atomic", "model.config", "model.manifest",
                   "model.curve.response", "model.curve.restraint", "model.mel_scale", "model.digest")

@@ -16,15 +16,19 @@ def _sources(text: str) -> tuple[str, ...]:
 
 
 def _run_data(args: argparse.Namespace) -> int:
-    from host.data.curve_data import CurveDataConfig, build_curve_data
+    from host.data.curve_data import CurveDataConfig, RenderConfig, build_curve_data
 
+    if args.renders is not None and args.rendered is None:
+        raise OptionError("--renders needs --rendered PLUGIN")
+    renders = 2 if args.renders is None else args.renders
+    render = RenderConfig(args.rendered, renders) if args.rendered is not None else None  # it checks renders
     out = Path(args.out)
     if out.exists() and not out.is_dir():
         raise OptionError(f"--out {out} exists and is not a folder")
     if out.resolve() == Path(args.corpus).resolve():
         raise OptionError("--out must not be the corpus folder")
     path = build_curve_data(args.corpus, out, CurveDataConfig(holdout=_sources(args.holdout), seed=args.seed),
-                            progress=not args.no_progress, workers=args.workers)
+                            progress=not args.no_progress, workers=args.workers, render=render)
     print(f"curve data written to {path.parent}")
     return 0
 
@@ -36,7 +40,7 @@ def _run_train(args: argparse.Namespace) -> int:
         raise OptionError(f"--steps must lie in [1, {MAX_STEPS}], got {args.steps}")
     if not 1 <= args.threads <= MAX_THREADS:
         raise OptionError(f"--threads must lie in [1, {MAX_THREADS}], got {args.threads}")
-    config = CurveTrainConfig(steps=args.steps, seed=args.seed, threads=args.threads)
+    config = CurveTrainConfig(steps=args.steps, seed=args.seed, threads=args.threads, pairs=args.pairs)
     history = train_curve(args.data, args.out, config, progress=not args.no_progress, force=args.force)
     best = min(history, key=lambda r: r["curve_mae_db"]) if history else None
     if best:
@@ -61,6 +65,12 @@ def register(sub: argparse._SubParsersAction) -> None:
                       help="comma-separated corpus sources kept for the test only (never trained on)")
     data.add_argument("--seed", type=int, default=0, help="segments, scenes, curves and the split")
     data.add_argument("--workers", type=int, default=1, help="processes (the data does not depend on it)")
+    data.add_argument("--rendered", metavar="PLUGIN",
+                      help="also render each train/val file variant through this EQ profile's real plugin at "
+                           "--renders random settings and store the segments' statistics of the renders "
+                           "(for train-curve --pairs rendered); the other arrays stay the same")
+    data.add_argument("--renders", type=int, default=None,
+                      help="random settings rendered per file variant with --rendered (1..8, default 2)")
     data.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     data.set_defaults(func=_run_data)
     train = sub.add_parser("train-curve", help="train the curve model on curve-data output (resumes OUT.last.pt)")
@@ -70,6 +80,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     train.add_argument("--seed", type=int, default=0)
     train.add_argument("--threads", type=int, default=2,
                        help="CPU threads (1..64, default 2; use 1 when other work shares the cores); a resumed run may change it")
+    train.add_argument("--pairs", choices=("analytic", "rendered"), default="analytic",
+                       help="the reference of a pair: dry statistics plus a bank curve (analytic, default), or "
+                            "its statistics rendered through the real plugin (rendered: curve-data --rendered); "
+                            "validation uses the same kind; a resumed run must keep it")
     train.add_argument("--force", action="store_true", help="replace the shipped model in presets/")
     train.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     train.set_defaults(func=_run_train)

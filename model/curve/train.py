@@ -19,7 +19,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from model.curve.data import CurveData, PairSampler, load_curve_data
+from model.curve.data import PAIR_KINDS, CurveData, PairSampler, load_curve_data
 from model.curve.features import n_input_channels, pair_input, ratio_channel
 from model.curve.network import CurveNet, CurveNetConfig
 from model.errors import CheckpointError, ConfigError
@@ -49,8 +49,11 @@ class CurveTrainConfig:
     seed: int = 0
     threads: int = 2
     network: CurveNetConfig = CurveNetConfig()
+    pairs: str = "analytic"   # model.curve.data.PAIR_KINDS: the bank curve on dry statistics, or real renders
 
     def __post_init__(self) -> None:
+        if self.pairs not in PAIR_KINDS:
+            raise ConfigError(f"pairs must be one of {', '.join(PAIR_KINDS)}, got {self.pairs!r}")
         if not 1 <= self.steps <= MAX_STEPS:
             raise ConfigError(f"steps must lie in [1, {MAX_STEPS}], got {self.steps}")
         if not 1 <= self.threads <= MAX_THREADS:
@@ -111,7 +114,8 @@ def payload(network: CurveNet, config: CurveTrainConfig, data: CurveData, step: 
             "train_config": config.to_dict(), "features": data.features.to_dict(),
             "stats": data.stats_config.to_dict(), "step": step, "history": history,
             "trained_on": data.meta.get("train_sources", []), "holdout_sources": data.meta.get("holdout_sources", []),
-            "data_digest": data.meta.get("digest", "")}
+            "data_digest": data.meta.get("digest", ""), "pairs": config.pairs,
+            "rendered_plugin": data.rendered.plugin if config.pairs == "rendered" else None}
 
 
 
@@ -133,14 +137,19 @@ def train_curve(data_dir: str | Path, out_path: str | Path, config: CurveTrainCo
     if (config.network.in_channels, config.network.ratio_channel) != expected:
         raise ConfigError(f"network (in_channels, ratio_channel) {(config.network.in_channels, config.network.ratio_channel)}"
                           f" != {expected} for these statistics")
-    train_sampler, val_sampler = PairSampler(data, "train", config.seed), PairSampler(data, "val", config.seed + 1)
+    train_sampler = PairSampler(data, "train", config.seed, config.pairs)
+    val_sampler = PairSampler(data, "val", config.seed + 1, config.pairs)  # validated on the pairs it trains on
     network = CurveNet(config.network)
     optimizer = torch.optim.AdamW(network.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay)
     step, history, best = 0, [], math.inf
     last = last_path(out)
     if last.exists():
         state = torch.load(last, map_location="cpu", weights_only=False)
-        saved = {k: v for k, v in state["train_config"].items() if k not in RESUMABLE_CHANGES}
+        saved_config = CurveTrainConfig.from_dict(state["train_config"])  # runs before `pairs` trained analytic
+        if saved_config.pairs != config.pairs:
+            raise CheckpointError(f"{last} was trained on {saved_config.pairs} pairs, this run asks for "
+                                  f"{config.pairs}; resume with --pairs {saved_config.pairs} or train to another --out")
+        saved = {k: v for k, v in saved_config.to_dict().items() if k not in RESUMABLE_CHANGES}
         if saved != {k: v for k, v in config.to_dict().items() if k not in RESUMABLE_CHANGES}:
             raise CheckpointError(f"{last} was trained with another configuration; delete it or train to another --out")
         network.load_state_dict(state["state_dict"])

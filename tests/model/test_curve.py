@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -11,13 +12,14 @@ from scipy import signal
 
 from host.plugins.filters import BandSetting, band_sos
 from model import CurveTrainConfig, train_curve
-from model.curve.data import SPEECH_SHARE, FileSegments, PairSampler, _source_weights, load_curve_data, write_curve_data
+from model.curve.data import (SPEECH_SHARE, FileSegments, PairSampler, RenderedStats, _source_weights, load_curve_data,
+                              write_curve_data)
 from model.curve.checkpoint import load_curve_checkpoint, write_ensemble
 from model.curve.features import ClipStats, normalize, pair_input
 from model.curve.inference import load_curve_model
 from model.curve.network import CurveNetConfig
 from model.curve.response import mel_gain_db, response_grid_hz
-from model.errors import AudioInputError, CheckpointError
+from model.errors import AudioInputError, CheckpointError, DatasetError
 
 SR = 44100
 
@@ -133,6 +135,62 @@ def test_pair_input_does_not_see_the_reference_level(curve_data: Path) -> None:
     assert torch.allclose(pair_input(t, r), pair_input(t, louder), atol=1e-4)
 
 
+@pytest.fixture(scope="module")
+def rendered_curve_data(tmp_path_factory, curve_data: Path) -> Path:
+    """The synthetic curve data plus two 'renders' per segment: its statistics plus a curve of its own (a row's
+    curve names its segment and render), a little noise, and a quarter of the renders refused (NaN, unusable)."""
+    root = tmp_path_factory.mktemp("rendered-curve-data") / "data"
+    shutil.copytree(curve_data, root)
+    data = load_curve_data(root)
+    rng = np.random.default_rng(1)
+    stats = np.array(data.stats)
+    n, s, m = stats.shape
+    curves = rng.uniform(-6.0, 6.0, (n, 2, m)).astype(np.float32)
+    rendered = np.repeat(stats[:, None], 2, axis=1) + rng.normal(0.0, 0.2, (n, 2, s, m)).astype(np.float32)
+    rendered[:, :, :4] += curves[:, :, None]
+    usable = rng.random((n, 2)) > 0.25
+    rendered[~usable] = np.nan
+    extra = {k: v for k, v in data.meta.items() if k not in ("format_version", "features", "stats", "files")}
+    write_curve_data(root, stats, data.segments, data.curves, list(data.files), data.features, data.stats_config,
+                     {**extra, "rendered": {"plugin": "synthetic", "renders": 2}},
+                     RenderedStats("synthetic", rendered, curves, usable))
+    return root
+
+
+def _row(rows: np.ndarray, spread: np.ndarray) -> int:
+    """The one row of ``rows`` (N, S, M) with this spread channel (a pair's scene leaves the spread alone)."""
+    found = np.flatnonzero((rows[:, 4] == spread).all(axis=1))
+    assert len(found) == 1
+    return int(found[0])
+
+
+def test_rendered_pairs_take_the_reference_and_its_curve_from_a_usable_render(rendered_curve_data: Path,
+                                                                                curve_data: Path) -> None:
+    data = load_curve_data(rendered_curve_data)
+    r, dry = data.rendered, np.array(data.stats)
+    track, ref, curve = PairSampler(data, "train", 0, "rendered").batch(0, 256)
+    flat = (curve == 0.0).all(axis=1)
+    assert 0 < flat.sum() < 40  # FLAT_SHARE of the pairs: 5%
+    for t, x, c, is_flat in zip(track, ref, curve, flat):
+        a = _row(dry, t[4])
+        scene = t[0] - dry[a, 0]
+        np.testing.assert_allclose(t[:4] - dry[a, :4], np.broadcast_to(scene, (4, scene.size)), atol=1e-4)
+        if is_flat:  # the reference as recorded, in the same scene
+            b = _row(dry, x[4])
+            np.testing.assert_allclose(x[:4] - dry[b, :4], np.broadcast_to(scene, (4, scene.size)), atol=1e-4)
+        else:  # a usable render's statistics, in the same scene, and that render's curve
+            (b, k), = np.argwhere((r.curves == c).all(axis=-1))
+            assert r.usable[b, k]
+            np.testing.assert_allclose(x[:4] - r.stats[b, k, :4], np.broadcast_to(scene, (4, scene.size)), atol=1e-4)
+            np.testing.assert_array_equal(x[4], r.stats[b, k, 4])
+        owner = next(f for f in data.files if f.first <= a < f.first + f.count)
+        assert a != b and owner.first <= b < owner.first + owner.count  # two parts of one recording
+    analytic = PairSampler(data, "train", 0).batch(0, 256)[2]
+    assert not any((r.curves == c).all(axis=-1).any() for c in analytic[~(analytic == 0).all(axis=1)][:20])
+    with pytest.raises(DatasetError, match="curve-data --rendered"):
+        PairSampler(load_curve_data(curve_data), "train", 0, "rendered")
+
+
 SMALL = CurveTrainConfig(steps=6, batch_size=32, warmup_steps=2, checkpoint_every=3, val_every=3, val_batches=1,
                          network=CurveNetConfig(width=64, depth=1))
 
@@ -144,6 +202,23 @@ def test_a_resumed_run_equals_a_straight_run(curve_data: Path, tmp_path: Path) -
     a = torch.load(tmp_path / "straight.last.pt", weights_only=False)["state_dict"]
     b = torch.load(tmp_path / "resumed.last.pt", weights_only=False)["state_dict"]
     assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_the_pair_kind_is_recorded_and_a_resume_keeps_it(rendered_curve_data: Path, tmp_path: Path) -> None:
+    rendered = SMALL.__class__(**{**SMALL.__dict__, "pairs": "rendered", "steps": 3})
+    train_curve(rendered_curve_data, tmp_path / "r.pt", rendered, progress=False)
+    saved = torch.load(tmp_path / "r.pt", weights_only=False)
+    assert saved["pairs"] == "rendered" and saved["rendered_plugin"] == "synthetic"
+    assert CurveTrainConfig.from_dict(saved["train_config"]).pairs == "rendered"
+    with pytest.raises(CheckpointError, match="trained on rendered pairs"):
+        train_curve(rendered_curve_data, tmp_path / "r.pt", SMALL, progress=False)
+    # a run from before the pair kind trained on analytic pairs, and resumes as one
+    train_curve(rendered_curve_data, tmp_path / "a.pt", SMALL.__class__(**{**SMALL.__dict__, "steps": 3}),
+                progress=False)
+    last = torch.load(tmp_path / "a.last.pt", weights_only=False)
+    last["train_config"].pop("pairs")
+    torch.save(last, tmp_path / "a.last.pt")
+    assert train_curve(rendered_curve_data, tmp_path / "a.pt", SMALL, progress=False)[-1]["step"] == SMALL.steps
 
 
 def test_training_beats_doing_nothing_on_held_out_files(curve_data: Path, tmp_path: Path) -> None:
