@@ -203,6 +203,18 @@ def _curve_mean_values(track: np.ndarray, references: list[np.ndarray], profile,
     return fit_profile(profile, restrain(median, scale, restraint), scale)
 
 
+def _precision_mean_values(track: np.ndarray, references: list[np.ndarray], profile, restraint: float) -> np.ndarray:
+    """Each band's curves weighted by the inverse of their Laplace scale squared (a reference the model is surer
+    of counts more there), the combined scale that of independent estimates, 1 / sqrt(sum 1 / b^2)."""
+    from model import predict_curve
+
+    preds = [predict_curve(track, r, RATE, restraint=0.0) for r in references]
+    precision = np.array([1.0 / p.scale_db ** 2 for p in preds])                    # (n, M)
+    median = (precision * np.array([p.median_db for p in preds])).sum(axis=0) / precision.sum(axis=0)
+    scale = 1.0 / np.sqrt(precision.sum(axis=0))
+    return fit_profile(profile, restrain(median, scale, restraint), scale)
+
+
 def multi_set(pieces: list[dict], profile, host: PluginHost, out: Path, seconds: float, seed: int) -> list[dict]:
     rows = []
     for k, piece in enumerate(tqdm(pieces, desc="set multi", unit="piece")):
@@ -235,6 +247,8 @@ def multi_set(pieces: list[dict], profile, host: PluginHost, out: Path, seconds:
                                   err(_curve_mean_values(track, refs, profile, base.restraint, "mean")),
                               "three: mean of curves, restraint 0":
                                   err(_curve_mean_values(track, refs, profile, 0.0, "mean")),
+                              "three: precision-weighted curves":
+                                  err(_precision_mean_values(track, refs, profile, base.restraint)),
                               "three: joined into one clip": err(pipeline([np.concatenate(refs)])),
                               "three, weights 2 1 1": err(pipeline(refs, replace(base, weights=(2.0, 1.0, 1.0))))}}
         except AudioInputError as exc:  # a part the model refuses (steady noise, silence)
