@@ -16,7 +16,6 @@ import torch
 from model.config import FeatureConfig
 from model.curve.ensemble import check_members
 from model.curve.network import CurveEnsemble, CurveNet
-from model.curve.network_config import CurveNetConfig
 from model.curve.stats_config import StatsConfig
 from model.curve.train import CHECKPOINT_KIND, CurveTrainConfig
 from model.digest import file_sha256
@@ -32,8 +31,8 @@ _SHARED = ("features", "stats", "data_digest", "trained_on", "holdout_sources")
 
 @dataclass(frozen=True)
 class CurveCheckpoint:
-    """A curve checkpoint as trained: ``network`` in eval mode (a CurveNet, or a CurveEnsemble of them), the
-    members' configs (one for a single network), the front end's ``features`` and ``stats``."""
+    """A curve checkpoint as trained: ``network`` in eval mode (a CurveNet, or a CurveEnsemble of them) and the
+    front end's ``features`` and ``stats``."""
 
     path: Path
     network: CurveNet | CurveEnsemble
@@ -42,12 +41,15 @@ class CurveCheckpoint:
     stats: StatsConfig
     trained_on: tuple[str, ...]
     holdout_sources: tuple[str, ...]
-    member_configs: tuple[CurveNetConfig, ...] = ()
+
+    @property
+    def members(self) -> tuple[CurveNet, ...]:
+        """The member networks (one for a single checkpoint); each carries its own ``config``."""
+        return tuple(self.network.members) if isinstance(self.network, CurveEnsemble) else (self.network,)
 
     def member_arrays(self) -> list[dict[str, np.ndarray]]:
         """Each member network's parameters as float32 NumPy arrays, by its own state-dict names."""
-        members = self.network.members if isinstance(self.network, CurveEnsemble) else [self.network]
-        return [{name: t.detach().float().numpy().copy() for name, t in m.state_dict().items()} for m in members]
+        return [{name: t.detach().float().numpy().copy() for name, t in m.state_dict().items()} for m in self.members]
 
 
 def _read(p: Path) -> dict[str, Any]:
@@ -83,7 +85,7 @@ def load_curve_checkpoint(path: str | Path | None = None) -> CurveCheckpoint:
     network = built[0][0] if payload["kind"] == CHECKPOINT_KIND else CurveEnsemble([n for n, _ in built]).eval()
     return CurveCheckpoint(p, network, built[0][1], FeatureConfig.from_dict(payload["features"]),
                            StatsConfig.from_dict(payload["stats"]), tuple(payload.get("trained_on", ())),
-                           tuple(payload.get("holdout_sources", ())), tuple(c.network for _, c in built))
+                           tuple(payload.get("holdout_sources", ())))
 
 
 def write_ensemble(member_paths: Sequence[str | Path], out_path: str | Path, force: bool = False) -> Path:

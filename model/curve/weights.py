@@ -77,7 +77,7 @@ def export_weights(checkpoint: Path) -> CurveWeights:
 
     ckpt = load_curve_checkpoint(checkpoint)
     log.info("exporting the curve model's weights from %s (torch)", checkpoint)
-    networks = tuple(MlpWeights(c, a) for c, a in zip(ckpt.member_configs, ckpt.member_arrays()))
+    networks = tuple(MlpWeights(m.config, a) for m, a in zip(ckpt.members, ckpt.member_arrays()))
     return CurveWeights(checkpoint, ckpt.features, ckpt.stats, networks, ckpt.trained_on, ckpt.holdout_sources)
 
 
