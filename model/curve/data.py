@@ -224,10 +224,8 @@ class PairSampler:
         scene = SCENE_CURVE_SCALE * bank[rng.integers(0, len(bank), size)] + tilt
         n_level = self.data.stats_config.n_level
         track[:, :n_level] += scene[:, None, :].astype(np.float32)
-        if self.pairs == "rendered":  # the render already holds the curve
-            ref[:, :n_level] += scene[:, None, :].astype(np.float32)
-        else:
-            ref[:, :n_level] += (scene + curve)[:, None, :].astype(np.float32)
+        shift = scene if self.pairs == "rendered" else scene + curve  # a render already holds its curve
+        ref[:, :n_level] += shift[:, None, :].astype(np.float32)
         return track, ref, curve
 
 
